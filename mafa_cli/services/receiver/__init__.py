@@ -1,0 +1,1 @@
+"""The receiver service: consumes the queue, slowly and failing at random, and shows results."""

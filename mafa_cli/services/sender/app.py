@@ -1,0 +1,245 @@
+"""The sender: the HTML page and form, and the JSON API that programs (the load generator) use.
+
+A message is accepted only once the broker has confirmed it: row written as 'publishing', publish
+with confirms, row marked 'accepted', then the answer. If the broker is away the answer is 503
+with the reason, and the row says 'failed'.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from mafa_cli.services.amqp import BrokerUnavailable, Publisher, PublishRefused
+from mafa_cli.services.db import Database, DatabaseUnavailable
+from mafa_cli.services.messages import (
+    Envelope,
+    InvalidInput,
+    clean_message,
+    clean_run_id,
+    parse_form_body,
+    parse_json_body,
+)
+from mafa_cli.services.sender.store import SCHEMA, SenderStore
+from mafa_cli.services.sessions import REDIS_ERRORS, SessionCounts, make_client
+from mafa_cli.services.settings import ServiceSettings
+from mafa_cli.services.web import (
+    Blueprint,
+    Flask,
+    Response,
+    flash,
+    health,
+    jsonify,
+    redirect,
+    regenerate_session,
+    render_template,
+    request,
+    session,
+    session_id,
+    url_for,
+)
+from mafa_cli.services.web import (
+    create_app as create_web_app,
+)
+
+log = logging.getLogger(__name__)
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
+    BrokerUnavailable,
+    PublishRefused,
+    *REDIS_ERRORS,
+)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    envelope: Envelope
+    accepted_at: datetime
+    session_messages: int | None
+
+
+class Sender:
+    """What the routes call: accept a message, describe this node. No Flask in here."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        store: SenderStore,
+        publisher: Publisher,
+        sessions: SessionCounts,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.publisher = publisher
+        self.sessions = sessions
+
+    def accept(self, text: str, run_id: str | None, sid: str) -> Accepted:
+        node = self.settings.node_name
+        envelope = Envelope(uuid4(), text, node, run_id, datetime.now(UTC))
+        self.store.begin(envelope, sid)
+        try:
+            self.publisher.publish(str(envelope.id), envelope.to_bytes(), run_id)
+        except (BrokerUnavailable, PublishRefused):
+            try:
+                self.store.mark_failed(envelope.id)
+            except DatabaseUnavailable:
+                log.warning("message %s not published and not marked failed", envelope.id)
+            raise
+        # From here on the broker holds the message: it will be processed, so the answer is
+        # "accepted" even if the bookkeeping below fails (the ledger reads a 'publishing' row
+        # whose message was processed as accepted).
+        accepted_at = datetime.now(UTC)
+        try:
+            accepted_at = self.store.mark_accepted(envelope.id, node)
+        except DatabaseUnavailable:
+            log.warning("message %s accepted; its row could not be marked", envelope.id)
+        count: int | None = None
+        try:
+            count = self.sessions.count_message(sid)
+        except REDIS_ERRORS:
+            log.warning("message %s accepted; session count not updated", envelope.id)
+        return Accepted(envelope, accepted_at, count)
+
+    def overview(self, sid: str) -> dict[str, Any]:
+        node_stats, messages = self.store.page(self.settings.node_name)
+        mine, active = self.sessions.overview(sid)
+        return {
+            "stats": {
+                "processed": node_stats.accepted,
+                "last_at": node_stats.last_accepted_at,
+                "session_messages": mine,
+                "active_sessions": active,
+            },
+            "messages": messages,
+        }
+
+
+def _start_session() -> None:
+    # A session that holds nothing is not stored; mark it so it is kept and counted.
+    session.setdefault("started_at", datetime.now(UTC).isoformat())
+
+
+def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
+    pages = Blueprint("sender", __name__)
+    api = Blueprint("sender_api", __name__, url_prefix="/api")
+    settings = sender.settings
+
+    def render_home(status: int = 200, error: str | None = None, draft: str = "") -> Response:
+        _start_session()
+        html = render_template(
+            "sender.html",
+            error=error,
+            draft=draft,
+            max_chars=settings.max_message_bytes,
+            **sender.overview(session_id()),
+        )
+        return Response(html, status=status, mimetype="text/html")
+
+    @pages.get("/")
+    def home() -> Response:
+        return render_home()
+
+    @pages.post("/")
+    def submit() -> Response:
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise InvalidInput(415, "send the form as application/x-www-form-urlencoded")
+        fields = parse_form_body(request.get_data(cache=True))
+        try:
+            text = clean_message(fields.get("message", []), settings.max_message_bytes)
+        except InvalidInput as exc:
+            draft = (fields.get("message") or [""])[0][: settings.max_message_bytes]
+            return render_home(exc.status, f"Not sent: {exc.reason}.", draft)
+        _start_session()
+        accepted = sender.accept(text, None, session_id())
+        flash(f"Message accepted by {settings.node_name} (id {accepted.envelope.id}).", "success")
+        # Post/Redirect/Get: a refresh of the page does not send the message again.
+        return redirect(url_for("sender.home"), code=303)  # type: ignore[return-value]
+
+    @pages.post("/session/reset")
+    def reset() -> Response:
+        sender.sessions.end(session_id())
+        session.clear()
+        regenerate_session()
+        _start_session()
+        flash("Session reset: a new session has started.", "success")
+        return redirect(url_for("sender.home"), code=303)  # type: ignore[return-value]
+
+    @pages.get("/healthz")
+    def healthz() -> Response:
+        return health(sender.store.ping(), sender.sessions.ping(), settings.node_name)
+
+    @api.before_request
+    def json_only() -> None:
+        # A cross-site HTML form cannot send application/json without a CORS preflight, so this
+        # is what protects the API (which has no CSRF token) from being posted to by other sites.
+        if request.method == "POST" and request.mimetype != "application/json":
+            raise InvalidInput(415, "send JSON with Content-Type: application/json")
+
+    @api.post("/messages")
+    def api_submit() -> Response:
+        data = parse_json_body(request.get_data(cache=True))
+        raw = data.get("message")
+        text = clean_message([] if raw is None else [raw], settings.max_message_bytes)  # type: ignore[list-item]
+        run_id = clean_run_id(data.get("run_id") or request.headers.get("X-Mafa-Run"))
+        _start_session()
+        accepted = sender.accept(text, run_id, session_id())
+        response = jsonify(
+            {
+                "id": str(accepted.envelope.id),
+                "status": "accepted",
+                "node": settings.node_name,
+                "accepted_at": accepted.accepted_at.isoformat(),
+                "session_messages": accepted.session_messages,
+                "run_id": run_id,
+            }
+        )
+        response.status_code = 202
+        return response
+
+    @api.post("/session/reset")
+    def api_reset() -> Response:
+        old = session_id()
+        sender.sessions.end(old)
+        session.clear()
+        regenerate_session()
+        _start_session()
+        return jsonify({"status": "reset", "session_messages": 0})
+
+    @api.get("/stats")
+    def api_stats() -> Response:
+        overview = sender.overview(session_id())
+        stats = overview["stats"]
+        last = stats["last_at"]
+        return jsonify(
+            {
+                "node": settings.node_name,
+                "accepted": stats["processed"],
+                "last_accepted_at": last.isoformat() if last else None,
+                "session_messages": stats["session_messages"],
+                "active_sessions": stats["active_sessions"],
+            }
+        )
+
+    return pages, api
+
+
+def create_app(settings: ServiceSettings | None = None) -> Flask:
+    """The gunicorn entry point: `mafa_cli.services.sender.app:create_app()`."""
+    settings = settings or ServiceSettings.from_env()
+    db = Database(settings.db_conninfo, max_size=settings.web_threads + 2)
+    db.open()
+    db.ensure_schema("mafa.schema.sender", SCHEMA, settings.startup_timeout_s)
+    store = SenderStore(db)
+    store.register_node(settings.node_name)
+    redis_client = make_client(settings)
+    sessions = SessionCounts(redis_client, settings.session_lifetime_s)
+    sender = Sender(settings, store, Publisher(settings), sessions)
+    app, csrf = create_web_app(settings, redis_client, UNAVAILABLE, sessions.touch)
+    pages, api = build_blueprints(sender)
+    csrf.exempt(api)
+    app.register_blueprint(pages)
+    app.register_blueprint(api)
+    return app

@@ -1,0 +1,127 @@
+"""The sender's rows (schema `sender`): every message it was asked to publish, with its fate.
+
+A row is written as 'publishing' before the publish and becomes 'accepted' once the broker has
+confirmed it (or 'failed'), so no message is ever in the queue without a row naming it, and the
+ledger can tell accepted messages from ones that never made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from mafa_cli.services.db import Database
+from mafa_cli.services.messages import Envelope
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sender.messages (
+    seq         bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+    id          uuid PRIMARY KEY,
+    body        text NOT NULL,
+    node        text NOT NULL,
+    session_id  text,
+    run_id      text,
+    status      text NOT NULL CHECK (status IN ('publishing', 'accepted', 'failed')),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    accepted_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS messages_accepted_recent
+    ON sender.messages (seq DESC) WHERE status = 'accepted';
+CREATE INDEX IF NOT EXISTS messages_run ON sender.messages (run_id) WHERE run_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sender.nodes (
+    node             text PRIMARY KEY,
+    accepted         bigint NOT NULL DEFAULT 0,
+    last_accepted_at timestamptz,
+    started_at       timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+@dataclass(frozen=True)
+class NodeStats:
+    accepted: int
+    last_accepted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    seq: int
+    node: str
+    accepted_at: datetime
+    body: str
+
+
+class SenderStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def ping(self) -> bool:
+        return self._db.ping()
+
+    def register_node(self, node: str) -> None:
+        with self._db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO sender.nodes (node) VALUES (%s) ON CONFLICT (node) DO NOTHING",
+                (node,),
+            )
+
+    def begin(self, envelope: Envelope, session_id: str | None) -> None:
+        with self._db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO sender.messages (id, body, node, session_id, run_id, status)"
+                " VALUES (%s, %s, %s, %s, %s, 'publishing')",
+                (envelope.id, envelope.body, envelope.sender, session_id, envelope.run_id),
+            )
+
+    def mark_accepted(self, message_id: UUID, node: str) -> datetime:
+        with self._db.transaction() as cur:
+            cur.execute(
+                "UPDATE sender.messages SET status = 'accepted', accepted_at = now()"
+                " WHERE id = %s RETURNING accepted_at",
+                (message_id,),
+            )
+            row = cur.fetchone()
+            cur.execute(
+                "INSERT INTO sender.nodes AS n (node, accepted, last_accepted_at)"
+                " VALUES (%s, 1, now()) ON CONFLICT (node) DO UPDATE"
+                " SET accepted = n.accepted + 1, last_accepted_at = excluded.last_accepted_at",
+                (node,),
+            )
+        if row is None:
+            raise LookupError(f"message {message_id} has no row: begin() was not called")
+        accepted_at: datetime = row["accepted_at"]
+        return accepted_at
+
+    def mark_failed(self, message_id: UUID) -> None:
+        with self._db.transaction() as cur:
+            cur.execute("UPDATE sender.messages SET status = 'failed' WHERE id = %s", (message_id,))
+
+    def node_stats(self, node: str) -> NodeStats:
+        with self._db.transaction() as cur:
+            cur.execute(
+                "SELECT accepted, last_accepted_at FROM sender.nodes WHERE node = %s", (node,)
+            )
+            return self._stats(cur.fetchone())
+
+    def page(self, node: str, limit: int = 20) -> tuple[NodeStats, list[MessageRow]]:
+        """This node's counters and the latest accepted messages of all nodes (index scan)."""
+        with self._db.transaction() as cur:
+            cur.execute(
+                "SELECT accepted, last_accepted_at FROM sender.nodes WHERE node = %s", (node,)
+            )
+            stats_row = cur.fetchone()
+            cur.execute(
+                "SELECT seq, node, accepted_at, body FROM sender.messages"
+                " WHERE status = 'accepted' ORDER BY seq DESC LIMIT %s",
+                (limit,),
+            )
+            rows = [MessageRow(**r) for r in cur.fetchall()]
+        return self._stats(stats_row), rows
+
+    @staticmethod
+    def _stats(row: dict[str, Any] | None) -> NodeStats:
+        if row is None:
+            return NodeStats(0, None)
+        return NodeStats(int(row["accepted"]), row["last_accepted_at"])

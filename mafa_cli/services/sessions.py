@@ -1,0 +1,91 @@
+"""Redis for the services: the client, and what the pages count about sessions.
+
+The only module that imports redis. Flask-Session keeps the session data (see web.py); this
+module keeps the counts that must not be read-modify-written through the session (two submits
+from one session on two nodes at once would lose an update) and the active-session count, as a
+sorted set of expiry times (ZCOUNT is O(log n): no KEYS, no SCAN).
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from mafa_cli.services.settings import ServiceSettings
+
+REDIS_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+ACTIVE_KEY = "mafa:sessions:active"
+SESSION_KEY_PREFIX = "mafa:sess:"
+
+
+def counter_key(sid: str) -> str:
+    return f"mafa:sessions:messages:{sid}"
+
+
+def make_client(settings: ServiceSettings) -> redis.Redis:
+    # Retries ride over a Redis restart: a broken pooled connection is replaced on the next try.
+    return redis.Redis(
+        host=settings.redis_host,
+        port=settings.redis_port,
+        password=settings.redis_password,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry_on_error=list(REDIS_ERRORS),
+    )
+
+
+class SessionCounts:
+    def __init__(self, client: redis.Redis, lifetime_s: int) -> None:
+        self._redis = client
+        self._lifetime_s = lifetime_s
+
+    def touch(self, sid: str) -> None:
+        """The session `sid` lives for another lifetime from now."""
+        now = time.time()
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(ACTIVE_KEY, {sid: now + self._lifetime_s})
+        pipe.zremrangebyscore(ACTIVE_KEY, "-inf", now)  # drop expired ones: amortised O(log n)
+        pipe.expire(counter_key(sid), self._lifetime_s)
+        pipe.execute()
+
+    def active(self) -> int:
+        return int(self._redis.zcount(ACTIVE_KEY, time.time(), "+inf"))
+
+    def count_message(self, sid: str) -> int:
+        """Add one message to the session's count atomically; return the new count."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.incr(counter_key(sid))
+        pipe.expire(counter_key(sid), self._lifetime_s)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def overview(self, sid: str) -> tuple[int, int]:
+        """(messages in this session, active sessions) in one round trip. Viewing a page keeps
+        the session alive, so the session is counted here too (its first view included)."""
+        now = time.time()
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(ACTIVE_KEY, {sid: now + self._lifetime_s})
+        pipe.get(counter_key(sid))
+        pipe.zcount(ACTIVE_KEY, now, "+inf")
+        _, mine, active = pipe.execute()
+        return int(mine or 0), int(active)
+
+    def end(self, sid: str) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zrem(ACTIVE_KEY, sid)
+        pipe.delete(counter_key(sid))
+        pipe.execute()
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._redis.ping())
+        except REDIS_ERRORS:
+            return False

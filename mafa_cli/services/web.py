@@ -1,0 +1,216 @@
+"""The web side shared by both services: the Flask app with server-side sessions in Redis
+(Flask-Session, one cookie for both services), CSRF protection (Flask-WTF), security headers and
+error pages that never leak a traceback.
+
+The only module that imports flask, flask_session and flask_wtf; the services' route modules
+take what they need from here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    get_flashed_messages,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SessionInterface, SessionMixin
+from flask_session import Session
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from mafa_cli.services.messages import InvalidInput
+from mafa_cli.services.nodes import colour_index
+from mafa_cli.services.sessions import SESSION_KEY_PREFIX
+from mafa_cli.services.settings import ServiceSettings
+
+__all__ = [
+    "Blueprint",
+    "Flask",
+    "Response",
+    "create_app",
+    "flash",
+    "get_flashed_messages",
+    "health",
+    "jsonify",
+    "redirect",
+    "regenerate_session",
+    "render_template",
+    "request",
+    "session",
+    "session_id",
+    "url_for",
+]
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+# Only the stack's own assets: no CDN, no inline script or style (the node colours are classes).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def wants_json() -> bool:
+    return request.path.startswith(("/api/", "/received/api/")) or request.path == "/healthz"
+
+
+def error_response(status: int, reason: str) -> Response:
+    """A 4xx/5xx answer with a reason: JSON for programs, a plain page for people."""
+    if wants_json():
+        response = jsonify({"error": status, "reason": reason})
+    else:
+        response = Response(
+            render_template("error.html", status=status, reason=reason), mimetype="text/html"
+        )
+    response.status_code = status
+    return response
+
+
+class _GuardedSessions(SessionInterface):
+    """Flask-Session's Redis interface, with Redis being down turned into a clean 503: the
+    session is replaced by Flask's null session (so nothing tries to save it) and the error is
+    raised again from a before_request hook, where the error handlers see it."""
+
+    def __init__(self, inner: SessionInterface, unavailable: tuple[type[BaseException], ...]):
+        self._inner = inner
+        self._unavailable = unavailable
+
+    def open_session(self, app: Flask, request: Any) -> SessionMixin | None:
+        try:
+            return self._inner.open_session(app, request)
+        except self._unavailable as exc:
+            request.environ["mafa.session_error"] = exc
+            return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not self.is_null_session(session):
+            self._inner.save_session(app, session, response)
+
+    def regenerate(self, session: SessionMixin) -> None:
+        self._inner.regenerate(session)  # type: ignore[attr-defined]
+
+
+def regenerate_session() -> None:
+    """A new session id for the current session (after a reset), old data deleted."""
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+
+
+def health(db_ok: bool, redis_ok: bool, node: str, **extra: bool) -> Response:
+    checks = {"database": db_ok, "redis": redis_ok, **extra}
+    response = jsonify({"node": node, "ok": all(checks.values()), "checks": checks})
+    response.status_code = 200 if all(checks.values()) else 503
+    return response
+
+
+def session_id() -> str:
+    """The server-side session id (Flask-Session's `sid`)."""
+    return str(session.sid)  # type: ignore[attr-defined]
+
+
+def create_app(
+    settings: ServiceSettings,
+    redis_client: Any,
+    unavailable: tuple[type[BaseException], ...],
+    on_session_saved: Callable[[str], None],
+) -> tuple[Flask, CSRFProtect]:
+    """The Flask app both services build on.
+
+    `unavailable` lists the exceptions that mean a dependency is down (answered 503 with the
+    reason instead of 500). `on_session_saved(sid)` is called for every request that keeps a
+    session, so the active-session count follows the sessions' lifetime.
+    """
+    app = Flask(
+        "mafa_cli.services",
+        static_folder=str(HERE / "static"),
+        template_folder=str(HERE / "templates"),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_TYPE="redis",
+        SESSION_REDIS=redis_client,
+        SESSION_KEY_PREFIX=SESSION_KEY_PREFIX,
+        SESSION_PERMANENT=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime_s),
+        SESSION_COOKIE_NAME="mafa_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_SERIALIZATION_FORMAT="json",
+        # A body larger than this is refused (413) before it is read. Room for a full-size
+        # message percent-encoded three times over, plus the other fields.
+        MAX_CONTENT_LENGTH=settings.max_message_bytes * 3 + 4096,
+        MAX_FORM_PARTS=50,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session that holds it
+    )
+    app.jinja_env.globals["colour_index"] = colour_index
+    app.jinja_env.globals["node_name"] = settings.node_name
+
+    @app.before_request
+    def session_store_down() -> None:
+        error = request.environ.get("mafa.session_error")
+        if error is not None:
+            raise error
+
+    @app.before_request
+    def keep_raw_body() -> None:
+        # Cache the raw body before anything parses it, so form input can be decoded strictly
+        # (messages.parse_form_body) after CSRF has read its token from the same bytes.
+        if request.method == "POST":
+            request.get_data(cache=True)
+
+    Session(app)
+    app.session_interface = _GuardedSessions(app.session_interface, unavailable)
+    csrf = CSRFProtect(app)
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Mafa-Node"] = settings.node_name
+        if session and not getattr(session, "_mafa_ended", False):
+            try:
+                on_session_saved(session_id())
+            except unavailable as exc:
+                log.warning("session count not updated: %r", exc)
+        return response
+
+    @app.errorhandler(InvalidInput)
+    def invalid_input(exc: InvalidInput) -> Response:
+        return error_response(exc.status, exc.reason)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Response:
+        return error_response(400, f"refused: {exc.description} Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        if isinstance(exc, InternalServerError):
+            return server_error(exc)
+        return error_response(exc.code or 400, exc.description or exc.name)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(exc: InternalServerError) -> Response:
+        original = exc.original_exception
+        if isinstance(original, unavailable):
+            return error_response(503, f"a dependency is unavailable: {original}")
+        log.error("unhandled error", exc_info=original)
+        return error_response(500, "internal error (logged on the node)")
+
+    return app, csrf
