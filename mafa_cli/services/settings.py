@@ -32,7 +32,7 @@ class ServiceSettings:
         metadata=_doc("MAFA_NODE_NAME", "node name shown on pages; default <role>-<8 random hex>")
     )
     secret_key: str = field(
-        metadata=_doc("MAFA_SECRET_KEY", "signs CSRF tokens; same on every node", True)
+        default="", metadata=_doc("MAFA_SECRET_KEY", "signs CSRF tokens; same on every node", True)
     )
     db_host: str = field(default="postgres", metadata=_doc("MAFA_DB_HOST", "PostgreSQL host"))
     db_port: int = field(default=5432, metadata=_doc("MAFA_DB_PORT", "PostgreSQL port"))
@@ -67,7 +67,10 @@ class ServiceSettings:
     )
     delivery_limit: int = field(
         default=10,
-        metadata=_doc("MAFA_DELIVERY_LIMIT", "deliveries before a message is dead-lettered"),
+        metadata=_doc(
+            "MAFA_DELIVERY_LIMIT",
+            "failed deliveries a message may have; the next one dead-letters it (tries = limit+1)",
+        ),
     )
     max_message_bytes: int = field(
         default=4096, metadata=_doc("MAFA_MAX_MESSAGE_BYTES", "longest message text, UTF-8 bytes")

@@ -158,12 +158,17 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
         # Post/Redirect/Get: a refresh of the page does not send the message again.
         return redirect(url_for("sender.home"), code=303)  # type: ignore[return-value]
 
+    def reset_session() -> None:
+        # The old id is retired (its data deleted, its count dropped), never reused.
+        sender.sessions.end(session_id())
+        _start_session()  # regenerate() only acts on a session that holds something
+        regenerate_session()
+        session.clear()
+        _start_session()
+
     @pages.post("/session/reset")
     def reset() -> Response:
-        sender.sessions.end(session_id())
-        session.clear()
-        regenerate_session()
-        _start_session()
+        reset_session()
         flash("Session reset: a new session has started.", "success")
         return redirect(url_for("sender.home"), code=303)  # type: ignore[return-value]
 
@@ -201,11 +206,7 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
 
     @api.post("/session/reset")
     def api_reset() -> Response:
-        old = session_id()
-        sender.sessions.end(old)
-        session.clear()
-        regenerate_session()
-        _start_session()
+        reset_session()
         return jsonify({"status": "reset", "session_messages": 0})
 
     @api.get("/stats")

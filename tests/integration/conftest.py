@@ -1,0 +1,65 @@
+"""Stacks shared by the integration tests (each brought up once per test session)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.stack import ComposeStack
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _engine() -> None:
+    # Integration tests need the real engine: no engine is a failure, never a skip.
+    if shutil.which("docker-compose") is None:
+        pytest.fail("docker-compose is not installed (.ci/run installs it)")
+    probe = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        pytest.fail(f"no Docker engine answers: {probe.stderr.strip()}")
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stacks")
+
+
+def _stack(workdir: Path, senders: int, receivers: int, **settings: str) -> Iterator[ComposeStack]:
+    stack = ComposeStack.create(f"mafat{uuid.uuid4().hex[:6]}", workdir, **settings)
+    try:
+        stack.compose("build", "sender")
+        stack.up(senders, receivers)
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def stack(workdir: Path) -> Iterator[ComposeStack]:
+    """2 senders, 3 receivers, quick work and a high failure rate, so redeliveries show."""
+    yield from _stack(workdir, 2, 3, MAFA_MAX_DELAY="0.2", MAFA_FAIL_RATE="0.5", MAFA_CONSUMERS="2")
+
+
+@pytest.fixture(scope="session")
+def failing_stack(workdir: Path) -> Iterator[ComposeStack]:
+    """Every attempt fails: each message must be parked in the dead-letter queue after its
+    fourth delivery (delivery limit 3), never loop."""
+    yield from _stack(
+        workdir, 1, 1, MAFA_MAX_DELAY="0", MAFA_FAIL_RATE="1", MAFA_DELIVERY_LIMIT="3"
+    )
+
+
+@pytest.fixture(scope="session")
+def recovering_stack(workdir: Path) -> Iterator[ComposeStack]:
+    """1 sender, 1 receiver, instant work that never fails: the dependencies get restarted."""
+    yield from _stack(workdir, 1, 1, MAFA_MAX_DELAY="0", MAFA_FAIL_RATE="0")

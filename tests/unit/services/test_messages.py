@@ -1,0 +1,102 @@
+"""Message validation and the queue envelope: what is refused, and how."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mafa_cli.services.messages import (
+    Envelope,
+    InvalidInput,
+    clean_message,
+    clean_run_id,
+    parse_form_body,
+    parse_json_body,
+)
+
+
+def test_message_is_trimmed() -> None:
+    assert clean_message(["  hello\tworld \n"], 100) == "hello\tworld"
+
+
+@pytest.mark.parametrize(
+    ("values", "status", "reason"),
+    [
+        ([], 422, "missing"),
+        (["a", "b"], 422, "sent 2 times"),
+        (["   "], 422, "empty"),
+        (["a\x00b"], 422, "control characters"),
+        (["a\x1bb"], 422, "control characters"),
+        (["é" * 3], 422, "6 bytes; the limit is 5"),
+        (["\ud800"], 422, "not valid Unicode"),
+        ([7], 422, "must be a string"),
+    ],
+)
+def test_refused_messages(values: list[str], status: int, reason: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        clean_message(values, 5)
+    assert caught.value.status == status
+    assert reason in caught.value.reason
+
+
+def test_limit_counts_utf8_bytes_not_characters() -> None:
+    assert clean_message(["éé"], 4) == "éé"
+
+
+@given(st.lists(st.text(), max_size=3))
+def test_clean_message_never_raises_anything_else(values: list[str]) -> None:
+    try:
+        text = clean_message(values, 64)
+    except InvalidInput as exc:
+        status = exc.status
+    else:
+        status = 200
+        assert text
+        assert text == text.strip()
+        assert len(text.encode("utf-8")) <= 64
+    assert status in (200, 422)
+
+
+def test_form_body_keeps_repeated_and_bracketed_fields() -> None:
+    fields = parse_form_body(b"message=a&message=b&message%5Bx%5D=1")
+    assert fields == {"message": ["a", "b"], "message[x]": ["1"]}
+
+
+@pytest.mark.parametrize("body", [b"message=%FF%FE", b"message=\xff", b"message=caf%C3"])
+def test_form_body_that_is_not_utf8_is_refused(body: bytes) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_form_body(body)
+    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"\xff", 400), (b"{", 400), (b"[1]", 422), (b'"text"', 422)],
+)
+def test_json_body_refusals(body: bytes, status: int) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_json_body(body)
+    assert caught.value.status == status
+
+
+def test_run_id() -> None:
+    assert clean_run_id(None) is None
+    assert clean_run_id("run-1.a:b_c") == "run-1.a:b_c"
+    for bad in ("x" * 65, "a b", 5, "é"):
+        with pytest.raises(InvalidInput):
+            clean_run_id(bad)
+
+
+def test_envelope_round_trip() -> None:
+    env = Envelope(uuid.uuid4(), "<b>héllo</b>", "sender-1", "run", datetime.now(UTC))
+    assert Envelope.from_bytes(env.to_bytes()) == env
+
+
+@pytest.mark.parametrize(
+    "raw", [b"not json", b"[]", b'{"id": "x", "body": "b", "sender": "s"}', b'{"id": 1}']
+)
+def test_unreadable_envelopes_raise_value_error(raw: bytes) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011  (every parse failure is a ValueError)
+        Envelope.from_bytes(raw)
