@@ -2,16 +2,63 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, TypeVar
+
 import typer
 
-from mafa_cli import __version__
+from mafa_cli import __version__, ui
+from mafa_cli.config import (
+    LOOPBACK,
+    UpSettings,
+    check_project,
+    check_replicas,
+    default_compose_file,
+)
+from mafa_cli.errors import MafaError
+from mafa_cli.stack import operations
+from mafa_cli.status import ExitStatus
 
 app = typer.Typer(
     name="mafa",
     help="Stand up, load and watch an asynchronous, failure-prone microservice stack.",
     no_args_is_help=True,
-    add_completion=True,
+    pretty_exceptions_enable=False,
 )
+T = TypeVar("T")
+_debug = {"on": False}
+
+Project = Annotated[
+    str,
+    typer.Option(
+        "--project", "-p", envvar="MAFA_PROJECT", help="Stack name (several can run at once)."
+    ),
+]
+
+
+def run(action: Callable[[], T]) -> T:
+    """Call the library; a MafaError becomes its message, hint and exit code, never a traceback
+    (unless --debug)."""
+    err = ui.error_console()
+    try:
+        return action()
+    except MafaError as error:
+        if _debug["on"]:
+            raise
+        ui.show_error(err, error)
+        raise typer.Exit(int(error.status)) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+    except Exception as error:
+        if _debug["on"]:
+            raise
+        err.print(f"[bold red]internal error:[/] {type(error).__name__}: {error}")
+        err.print("[yellow]hint:[/] run again with --debug for the traceback, and report it")
+        raise typer.Exit(int(ExitStatus.ERROR)) from None
 
 
 def _version(value: bool) -> None:
@@ -22,11 +69,152 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
-    ),
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     """mafa: see how an asynchronous, failure-prone microservice stack behaves under load."""
+    _debug["on"] = debug
+
+
+@app.command()
+def up(
+    project: Project = "mafa",
+    senders: Annotated[int, typer.Option(help="Sender replicas (0..32).")] = 2,
+    receivers: Annotated[int, typer.Option(help="Receiver replicas (0..32).")] = 3,
+    port: Annotated[int, typer.Option(envvar="MAFA_PORT", help="Balancer port.")] = 8080,
+    bind: Annotated[
+        str, typer.Option(envvar="MAFA_BIND", help="Address the balancer is published on.")
+    ] = LOOPBACK,
+    images: Annotated[
+        str,
+        typer.Option(
+            envvar="MAFA_IMAGES",
+            help="official, offline (built from Debian packages), or auto: offline when built.",
+        ),
+    ] = "auto",
+    max_delay: Annotated[float, typer.Option(help="Receiver work: random 0..S seconds.")] = 5.0,
+    fail_rate: Annotated[float, typer.Option(help="Chance a delivery attempt fails.")] = 0.2,
+    build: Annotated[
+        bool | None,
+        typer.Option("--build/--no-build", help="Rebuild the app image (default: if missing)."),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until healthy.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for health.")] = 180.0,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Compose file (default: the shipped one).")
+    ] = None,
+) -> None:
+    """Bring the stack up, or change it to match (only what differs changes).
+
+    Example: mafa up --senders 3 --receivers 5
+    """
+    out = ui.console()
+
+    def action() -> operations.UpResult:
+        settings = UpSettings(
+            project=project,
+            senders=senders,
+            receivers=receivers,
+            port=port,
+            bind=bind,
+            images=images,
+            max_delay_s=max_delay,
+            fail_rate=fail_rate,
+            build=build,
+            wait=wait,
+            timeout_s=timeout,
+            compose_file=(file or default_compose_file()).resolve(),
+        )
+        if bind != LOOPBACK:
+            ui.error_console().print(
+                f"[yellow]warning:[/] the balancer will listen on {bind}, not only on this machine"
+            )
+        reporter = ui.RichReporter(out)
+        with reporter.live():
+            return operations.up(settings, reporter)
+
+    result = run(action)
+    out.print(ui.up_summary(result))
+
+
+@app.command()
+def scale(
+    project: Project = "mafa",
+    senders: Annotated[int | None, typer.Option(help="Sender replicas (0..32).")] = None,
+    receivers: Annotated[int | None, typer.Option(help="Receiver replicas (0..32).")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until healthy.")] = True,
+) -> None:
+    """Change the number of senders and/or receivers, live; nothing else restarts.
+
+    Example: mafa scale --receivers 5
+    """
+    out = ui.console()
+
+    def action() -> str:
+        check_project(project)
+        if senders is not None:
+            check_replicas("--senders", senders)
+        if receivers is not None:
+            check_replicas("--receivers", receivers)
+        return operations.scale(project, senders, receivers, ui.RichReporter(out), wait).summary()
+
+    out.print(f"scaled: {run(action)}")
+
+
+@app.command()
+def status(
+    project: Project = "mafa",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every container of the stack; exits non-zero when any is not running and healthy.
+
+    Example: mafa status --json
+    """
+    rows = run(lambda: operations.status(check_project(project)))
+    if as_json:
+        typer.echo(json.dumps([{**asdict(r), "ok": r.ok} for r in rows], indent=2))
+    else:
+        ui.console().print(ui.status_table(project, rows))
+    if not all(r.ok for r in rows):
+        raise typer.Exit(int(ExitStatus.UNHEALTHY))
+
+
+@app.command()
+def logs(
+    service: Annotated[str, typer.Argument(help="sender, receiver, rabbitmq, postgres, ...")],
+    project: Project = "mafa",
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep following.")] = False,
+    tail: Annotated[int, typer.Option(help="Lines from the end of each replica's log.")] = 100,
+) -> None:
+    """Logs of every replica of a service, each line prefixed by its container, in its colour.
+
+    Example: mafa logs receiver --follow --tail 20
+    """
+    out = ui.console()
+
+    def action() -> None:
+        check_project(project)
+        for container, line in operations.logs(project, service, tail, follow):
+            out.print(ui.log_line(container, line), soft_wrap=True)
+
+    run(action)
+
+
+@app.command()
+def down(
+    project: Project = "mafa",
+    volumes: Annotated[bool, typer.Option("--volumes", help="Also remove the data.")] = False,
+) -> None:
+    """Remove the stack's containers and network (and its volumes with --volumes).
+
+    Example: mafa down --volumes
+    """
+    out = ui.console()
+    result = run(lambda: operations.down(check_project(project), volumes, ui.RichReporter(out)))
+    out.print(ui.down_summary(project, result))
 
 
 def main() -> None:

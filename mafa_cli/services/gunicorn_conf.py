@@ -27,6 +27,9 @@ keepalive = 5
 accesslog = None
 errorlog = "-"
 loglevel = "info"
+# gunicorn's runtime control socket would live in $HOME, which the service user does not have;
+# nothing here uses it.
+control_socket_disable = True
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logging.getLogger("pika").setLevel(logging.WARNING)  # it logs every connection step at INFO

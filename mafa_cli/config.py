@@ -1,0 +1,106 @@
+"""Settings of the `mafa` commands: flags first, then MAFA_* environment variables, then
+defaults. Frozen and validated here, so the operations get only sensible values. No I/O but
+reading the environment and checking that files exist.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mafa_cli.errors import UsageError
+
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+MAX_REPLICAS = 32  # HAProxy's server-template holds 32 of each (compose/haproxy/haproxy.cfg)
+IMAGE_SETS = ("auto", "official", "offline")
+LOOPBACK = "127.0.0.1"
+
+
+def default_compose_file() -> Path:
+    """compose/compose.yaml of the checkout mafa runs from."""
+    return Path(__file__).resolve().parent.parent / "compose" / "compose.yaml"
+
+
+def check_project(name: str) -> str:
+    if not PROJECT_NAME.match(name):
+        raise UsageError(
+            f"invalid project name {name!r}",
+            hint="use 1-50 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+        )
+    return name
+
+
+def check_replicas(flag: str, value: int) -> int:
+    if not 0 <= value <= MAX_REPLICAS:
+        raise UsageError(
+            f"{flag} {value} is out of range",
+            hint=f"use 0..{MAX_REPLICAS} (0 is allowed for experiments: no senders means no new "
+            "messages, no receivers means the queue only grows)",
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class UpSettings:
+    project: str
+    senders: int
+    receivers: int
+    port: int
+    bind: str
+    images: str  # auto | official | offline
+    max_delay_s: float
+    fail_rate: float
+    build: bool | None  # None: build only images that are missing
+    wait: bool
+    timeout_s: float
+    compose_file: Path
+
+    def __post_init__(self) -> None:
+        check_project(self.project)
+        check_replicas("--senders", self.senders)
+        check_replicas("--receivers", self.receivers)
+        if not 1 <= self.port <= 65535:
+            raise UsageError(f"--port {self.port} is not a TCP port", hint="use 1..65535")
+        if self.images not in IMAGE_SETS:
+            raise UsageError(
+                f"--images {self.images!r}", hint=f"use one of {', '.join(IMAGE_SETS)}"
+            )
+        if not 0 <= self.max_delay_s <= 3600:
+            raise UsageError(
+                f"--max-delay {self.max_delay_s} is out of range", hint="use 0..3600 s"
+            )
+        if not 0 <= self.fail_rate <= 1:
+            raise UsageError(f"--fail-rate {self.fail_rate} is out of range", hint="use 0..1")
+        if self.timeout_s <= 0:
+            raise UsageError("--timeout must be positive")
+        if not self.compose_file.is_file():
+            raise UsageError(
+                f"compose file {self.compose_file} not found",
+                hint="pass it with -f, or run mafa from a checkout of its repository",
+            )
+
+    def replicas(self, service: str) -> int:
+        return {"sender": self.senders, "receiver": self.receivers}.get(service, 1)
+
+    def interpolation_env(
+        self, secrets: Mapping[str, str], offline_available: bool
+    ) -> dict[str, str]:
+        """The variables compose.yaml is filled from: the user's environment, then these."""
+        offline = self.images == "offline" or (self.images == "auto" and offline_available)
+        return {
+            **os.environ,
+            **secrets,
+            "MAFA_IMAGE_NS": "mafa-offline" if offline else "docker.io/library",
+            "MAFA_PIP_ARGS": "--no-index" if offline else "",
+            "MAFA_BIND": self.bind,
+            "MAFA_PORT": str(self.port),
+            "MAFA_MAX_DELAY": f"{self.max_delay_s:g}",
+            "MAFA_FAIL_RATE": f"{self.fail_rate:g}",
+        }
+
+
+def env_default(name: str, fallback: str) -> str:
+    return os.environ.get(name, fallback)

@@ -1,0 +1,323 @@
+"""The Docker engine, through the Docker SDK: the only module that imports docker.
+
+Thin on purpose: each method is one engine operation, translated into mafa's errors. What to do
+is decided elsewhere (plan.py, operations.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import docker
+import docker.errors
+from docker.types import Mount as DockerMount
+
+from mafa_cli.errors import BuildFailed, Conflict, EngineError, MafaError, NotFound
+from mafa_cli.stack.compose_model import Service
+
+PROJECT = "com.docker.compose.project"
+SERVICE = "com.docker.compose.service"
+NUMBER = "com.docker.compose.container-number"
+CONFIG_HASH = "com.docker.compose.config-hash"
+ONEOFF = "com.docker.compose.oneoff"
+NANOS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    id: str
+    name: str
+    service: str
+    number: int
+    config_hash: str
+    state: str  # running, exited, created, restarting, ...
+    health: str | None  # healthy, unhealthy, starting; None without a healthcheck
+    started_at: datetime | None
+    ports: tuple[str, ...]  # "127.0.0.1:8080->8080/tcp"
+    ip: str | None
+
+
+def _engine_error(exc: Exception) -> EngineError:
+    text = str(exc)
+    if "Permission denied" in text or isinstance(exc, PermissionError):
+        return EngineError(
+            "permission denied on the Docker socket",
+            hint="run as root or add your user to the 'docker' group (then log in again)",
+        )
+    return EngineError(
+        f"cannot reach a Docker engine ({text.splitlines()[0][:160]})",
+        hint="start one (`sudo dockerd &`, `systemctl start docker`), or set DOCKER_HOST",
+    )
+
+
+class DockerBackend:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._api = client.api
+
+    @classmethod
+    def connect(cls) -> DockerBackend:
+        try:
+            client = docker.from_env(timeout=120)
+            client.ping()
+        except (docker.errors.DockerException, OSError) as exc:
+            raise _engine_error(exc) from None
+        return cls(client)
+
+    # images ---------------------------------------------------------------------------------
+
+    def image_id(self, reference: str) -> str | None:
+        try:
+            return str(self._api.inspect_image(reference)["Id"])
+        except docker.errors.ImageNotFound:
+            return None
+
+    def build(self, service: Service, on_line: Callable[[str], None]) -> str:
+        if service.build is None:
+            raise MafaError(f"{service.name} has no build section")
+        lines: list[str] = []
+        try:
+            stream = self._api.build(
+                path=service.build.context,
+                dockerfile=service.build.dockerfile,
+                buildargs=dict(service.build.args),
+                tag=service.image,
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            for chunk in stream:
+                if "error" in chunk:
+                    lines.append(str(chunk["error"]).rstrip())
+                    raise BuildFailed(
+                        f"building {service.image} for {service.name} failed",
+                        hint="fix the Dockerfile or its inputs, then run `mafa up` again",
+                        details="\n".join(lines[-15:]),
+                    )
+                text = str(chunk.get("stream", "")).rstrip()
+                if text:
+                    lines.append(text)
+                    on_line(text)
+        except docker.errors.APIError as exc:
+            raise BuildFailed(
+                f"building {service.image} failed: {exc.explanation or exc}",
+                details="\n".join(lines[-15:]),
+            ) from None
+        image = self.image_id(service.image)
+        if image is None:
+            raise BuildFailed(f"the build of {service.image} produced no image")
+        return image
+
+    def pull(self, reference: str) -> str:
+        try:
+            self._client.images.pull(reference)
+        except docker.errors.APIError as exc:
+            raise MafaError(
+                f"cannot pull {reference}: {exc.explanation or exc}",
+                hint="on a host with no registry use the offline image set: "
+                "scripts/setup-host builds it, then `mafa up --images offline`",
+            ) from None
+        image = self.image_id(reference)
+        if image is None:
+            raise MafaError(f"{reference} was pulled but cannot be found")
+        return image
+
+    # networks and volumes --------------------------------------------------------------------
+
+    def ensure_network(self, project: str) -> str:
+        name = f"{project}_default"
+        if not self._api.networks(names=[name]):
+            self._api.create_network(
+                name,
+                driver="bridge",
+                check_duplicate=True,
+                labels={PROJECT: project, "com.docker.compose.network": "default"},
+            )
+        return name
+
+    def ensure_volume(self, project: str, volume: str) -> str:
+        name = f"{project}_{volume}"
+        try:
+            self._api.inspect_volume(name)
+        except docker.errors.NotFound:
+            self._api.create_volume(
+                name, labels={PROJECT: project, "com.docker.compose.volume": volume}
+            )
+        return name
+
+    def networks(self, project: str) -> list[str]:
+        return [n["Name"] for n in self._api.networks(filters={"label": f"{PROJECT}={project}"})]
+
+    def volumes(self, project: str) -> list[str]:
+        found = self._api.volumes(filters={"label": f"{PROJECT}={project}"}).get("Volumes") or []
+        return [v["Name"] for v in found]
+
+    def remove_network(self, name: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self._api.remove_network(name)
+
+    def remove_volume(self, name: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self._api.remove_volume(name, force=True)
+
+    # containers ------------------------------------------------------------------------------
+
+    def containers(self, project: str, service: str | None = None) -> list[ContainerInfo]:
+        labels = [f"{PROJECT}={project}"] + ([f"{SERVICE}={service}"] if service else [])
+        found = self._api.containers(all=True, filters={"label": labels})
+        infos = [self._info(c["Id"]) for c in found]
+        return sorted((i for i in infos if i is not None), key=lambda i: (i.service, i.number))
+
+    def _info(self, container_id: str) -> ContainerInfo | None:
+        try:
+            data = self._api.inspect_container(container_id)
+        except docker.errors.NotFound:
+            return None  # removed while we looked
+        labels = data["Config"]["Labels"] or {}
+        state = data["State"]
+        started = state.get("StartedAt") or ""
+        ports = []
+        for port, bindings in (data["NetworkSettings"].get("Ports") or {}).items():
+            for b in bindings or []:
+                ports.append(f"{b['HostIp']}:{b['HostPort']}->{port}")
+        networks = data["NetworkSettings"].get("Networks") or {}
+        ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
+        return ContainerInfo(
+            id=data["Id"],
+            name=data["Name"].lstrip("/"),
+            service=labels.get(SERVICE, "?"),
+            number=int(labels.get(NUMBER, "0") or 0),
+            config_hash=labels.get(CONFIG_HASH, ""),
+            state=state.get("Status", "unknown"),
+            health=(state.get("Health") or {}).get("Status"),
+            started_at=_parse_time(started) if state.get("Running") else None,
+            ports=tuple(sorted(ports)),
+            ip=ip,
+        )
+
+    def create(
+        self,
+        project: str,
+        service: Service,
+        number: int,
+        config_hash: str,
+        network: str,
+        labels: dict[str, str],
+    ) -> str:
+        name = f"{project}-{service.name}-{number}"
+        healthcheck = None
+        if service.healthcheck:
+            h = service.healthcheck
+            healthcheck = {
+                "test": list(h.test),
+                "interval": int(h.interval_s * NANOS),
+                "timeout": int(h.timeout_s * NANOS),
+                "retries": h.retries,
+                "start_period": int(h.start_period_s * NANOS),
+            }
+        mounts = [
+            DockerMount(
+                target=m.target,
+                source=f"{project}_{m.source}" if m.kind == "volume" else m.source,
+                type=m.kind,
+                read_only=m.read_only,
+            )
+            for m in service.mounts
+        ]
+        port_bindings = {
+            p.container_port: (p.host_ip, p.host_port) if p.host_port else (p.host_ip,)
+            for p in service.ports
+        }
+        host_config = self._api.create_host_config(
+            port_bindings=port_bindings or None,
+            mounts=mounts or None,
+            restart_policy={"Name": service.restart} if service.restart != "no" else None,
+        )
+        # The service name as a DNS alias on the network: `sender` resolves to every replica,
+        # which is how HAProxy finds them.
+        networking = self._api.create_networking_config(
+            {network: self._api.create_endpoint_config(aliases=[service.name, name])}
+        )
+        try:
+            created = self._api.create_container(
+                image=service.image,
+                command=list(service.command) if service.command else None,
+                name=name,
+                hostname=service.hostname,
+                environment=dict(service.environment),
+                labels={
+                    **labels,
+                    PROJECT: project,
+                    SERVICE: service.name,
+                    NUMBER: str(number),
+                    CONFIG_HASH: config_hash,
+                    ONEOFF: "False",
+                },
+                ports=[p.container_port for p in service.ports] or None,
+                healthcheck=healthcheck,
+                host_config=host_config,
+                networking_config=networking,
+                stop_timeout=int(service.stop_grace_period_s),
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise Conflict(
+                    f"a container named {name} already exists",
+                    hint=f"remove it (`docker rm -f {name}`) or use another --project",
+                ) from None
+            raise MafaError(f"cannot create {name}: {exc.explanation or exc}") from None
+        container_id = str(created["Id"])
+        self.start(container_id, name)
+        return container_id
+
+    def start(self, container_id: str, name: str = "") -> None:
+        try:
+            self._api.start(container_id)
+        except docker.errors.APIError as exc:
+            text = str(exc.explanation or exc)
+            if "already allocated" in text or "address already in use" in text:
+                with contextlib.suppress(docker.errors.APIError):
+                    self._api.remove_container(container_id, force=True)
+                raise Conflict(
+                    f"cannot start {name or container_id[:12]}: its port is already in use",
+                    hint="choose another with --port (and --bind), or stop what holds it",
+                ) from None
+            raise MafaError(f"cannot start {name or container_id[:12]}: {text}") from None
+
+    def stop_and_remove(self, container_id: str, grace_s: float) -> None:
+        """SIGTERM, `grace_s` to finish (receivers requeue in-flight work), then remove."""
+        with contextlib.suppress(docker.errors.NotFound):
+            self._api.stop(container_id, timeout=int(grace_s))
+        with contextlib.suppress(docker.errors.NotFound):
+            self._api.remove_container(container_id, force=True, v=False)
+
+    def logs(
+        self, container_id: str, tail: int | str = "all", follow: bool = False
+    ) -> Iterator[str]:
+        """Lines of the container's output (stdout and stderr)."""
+        try:
+            stream = self._api.logs(
+                container_id, stream=True, follow=follow, tail=tail, stdout=True, stderr=True
+            )
+            pending = b""
+            for chunk in stream:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", errors="replace")
+            if pending:
+                yield pending.decode("utf-8", errors="replace")
+        except docker.errors.NotFound:
+            raise NotFound(f"container {container_id[:12]} is gone") from None
+
+
+def _parse_time(value: str) -> datetime | None:
+    # Docker gives nanoseconds (2026-11-29T17:11:02.123456789Z); Python takes microseconds.
+    if not value or value.startswith("0001-"):
+        return None
+    head, _, frac = value.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")

@@ -1,0 +1,126 @@
+"""The compose subset: the shipped file parses; what is outside the subset is refused by name."""
+
+from pathlib import Path
+
+import pytest
+
+from mafa_cli.config import default_compose_file
+from mafa_cli.errors import ConfigError, UnsupportedKey
+from mafa_cli.stack.compose_model import interpolate, load, parse, parse_duration
+from mafa_cli.stack.secrets import NAMES
+
+SECRETS = {name: f"secret-{i}" for i, name in enumerate(NAMES)}
+
+
+def test_the_shipped_file_parses_in_start_order() -> None:
+    model = load(default_compose_file(), SECRETS)
+    assert model.start_order() == [
+        ["rabbitmq", "postgres", "redis"],
+        ["sender", "receiver"],
+        ["haproxy"],
+    ]
+    sender = model.services["sender"]
+    assert sender.build is not None
+    assert dict(sender.build.args)["PYTHON_IMAGE"].startswith("docker.io/library/python:3.11")
+    assert dict(sender.environment)["MAFA_DB_PASSWORD"] == SECRETS["MAFA_SENDER_DB_PASSWORD"]
+    assert ("postgres", "service_healthy") in sender.depends_on
+    (port,) = model.services["haproxy"].ports
+    assert (port.host_ip, port.host_port, port.container_port) == ("127.0.0.1", 8080, 8080)
+    assert all(s.healthcheck for s in model.services.values()), "every service has a healthcheck"
+    assert set(model.volumes) == {"rabbitmq-data", "postgres-data", "redis-data"}
+
+
+def test_secrets_are_required_by_the_shipped_file() -> None:
+    with pytest.raises(ConfigError, match="MAFA_REDIS_PASSWORD is required"):
+        load(default_compose_file(), {k: v for k, v in SECRETS.items() if "REDIS" not in k})
+
+
+def test_the_image_set_is_one_setting() -> None:
+    model = load(default_compose_file(), {**SECRETS, "MAFA_IMAGE_NS": "mafa-offline"})
+    images = {s.image for s in model.services.values() if s.build is None}
+    assert all(image.startswith("mafa-offline/") for image in images)
+
+
+def test_config_hash_follows_the_definition_and_the_image() -> None:
+    a = load(default_compose_file(), SECRETS).services["receiver"]
+    b = load(default_compose_file(), {**SECRETS, "MAFA_FAIL_RATE": "0.9"}).services["receiver"]
+    assert a.config_hash("img1") == a.config_hash("img1")
+    assert a.config_hash("img1") != b.config_hash("img1")
+    assert a.config_hash("img1") != a.config_hash("img2")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("services:\n  a:\n    image: x\n    networks: [n]\n", "services.a.networks (line 4)"),
+        ("services:\n  a:\n    image: x\nsecrets: {}\n", "top-level key secrets (line 4)"),
+        (
+            "services:\n  a:\n    image: x\n    build:\n      target: t\n",
+            "services.a.build.target (line 5)",
+        ),
+        (
+            "services:\n  a:\n    image: x\n    healthcheck:\n"
+            "      test: [CMD, t]\n      disable: true\n",
+            "services.a.healthcheck.disable (line 6)",
+        ),
+    ],
+)
+def test_unsupported_keys_are_named_with_their_line(text: str, message: str) -> None:
+    with pytest.raises(UnsupportedKey, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(text, {}, Path("/tmp"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("services: [a]\n", "no 'services' mapping"),
+        ("services:\n  a:\n    build: .\n", "needs an image"),
+        ("services:\n  a:\n    image: x\n    depends_on: [b]\n", "unknown service 'b'"),
+        (
+            "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: y\n"
+            "    depends_on: [a]\n",
+            "cycle",
+        ),
+        ("services:\n  a:\n    image: x\n    volumes: [data:/d]\n", "not declared"),
+        ("services:\n  a:\n    image: x\n    ports: ['a:b']\n", "not a port mapping"),
+        ("services:\n  a:\n    image: x\n    restart: sometimes\n", "unknown policy"),
+        ("services:\n  a:\n    image: x\n    command: run it\n", "must be a list"),
+        ("services:\n  a: [\n", "not valid YAML"),
+    ],
+)
+def test_malformed_files_are_refused_with_a_reason(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse(text, {}, Path("/tmp"))
+
+
+def test_interpolation_forms() -> None:
+    env = {"SET": "v", "EMPTY": ""}
+    assert interpolate("$SET ${SET} $$SET", env, "t") == "v v $SET"
+    assert interpolate("${UNSET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d}", env, "t") == "d d  d"
+    assert interpolate("${UNSET}", env, "t") == ""
+    with pytest.raises(ConfigError, match="UNSET is required: give it"):
+        interpolate("${UNSET:?give it}", env, "t")
+    with pytest.raises(ConfigError, match="EMPTY is required"):
+        interpolate("${EMPTY:?}", env, "t")
+    assert interpolate("${EMPTY?}", env, "t") == ""
+
+
+def test_durations() -> None:
+    assert parse_duration("1m30s", "t") == 90.0
+    assert parse_duration("500ms", "t") == 0.5
+    assert parse_duration(3, "t") == 3.0
+    with pytest.raises(ConfigError, match="not a duration"):
+        parse_duration("5 seconds", "t")
+
+
+def test_bind_mounts_resolve_against_the_file() -> None:
+    model = parse(
+        "services:\n  a:\n    image: x\n    volumes: ['./conf:/etc/c:ro']\n", {}, Path("/srv/p")
+    )
+    (mount,) = model.services["a"].mounts
+    assert (mount.kind, mount.source, mount.target, mount.read_only) == (
+        "bind",
+        "/srv/p/conf",
+        "/etc/c",
+        True,
+    )

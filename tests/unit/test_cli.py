@@ -1,0 +1,68 @@
+"""The CLI's answers to bad input: a one-line error with a hint, a distinct exit code, no
+traceback. These cases fail before any engine is contacted, or with the engine unreachable (a
+socket path that does not exist), so they need no Docker."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mafa_cli.cli import app
+from mafa_cli.status import ExitStatus
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAFA_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["up", "--senders", "-1"], ExitStatus.USAGE, "--senders -1 is out of range"),
+        (["up", "--receivers", "33"], ExitStatus.USAGE, "--receivers 33 is out of range"),
+        (["up", "--fail-rate", "1.5"], ExitStatus.USAGE, "--fail-rate 1.5 is out of range"),
+        (["up", "--max-delay", "-2"], ExitStatus.USAGE, "--max-delay -2.0 is out of range"),
+        (["up", "--port", "70000"], ExitStatus.USAGE, "is not a TCP port"),
+        (["up", "--images", "cloud"], ExitStatus.USAGE, "--images 'cloud'"),
+        (["up", "--project", "Bad Name"], ExitStatus.USAGE, "invalid project name"),
+        (["up", "-f", "/nonexistent.yaml"], ExitStatus.USAGE, "compose file /nonexistent.yaml"),
+        (["up"], ExitStatus.ENGINE, "cannot reach a Docker engine"),
+        (["status"], ExitStatus.ENGINE, "cannot reach a Docker engine"),
+        (["down"], ExitStatus.ENGINE, "cannot reach a Docker engine"),
+        (["scale"], ExitStatus.USAGE, "nothing to scale"),
+        (["scale", "--receivers", "-3"], ExitStatus.USAGE, "--receivers -3 is out of range"),
+        (["scale", "--receivers", "2"], ExitStatus.NOT_FOUND, "no stack named 'mafa'"),
+        (["logs", "sender", "-p", "UPPER"], ExitStatus.USAGE, "invalid project name"),
+    ],
+)
+def test_bad_input_gets_a_message_a_hint_and_a_code(
+    args: list[str], status: ExitStatus, message: str
+) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == status, result.output
+    assert message in result.output
+    assert "hint:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_typer_usage_errors_exit_2() -> None:
+    result = runner.invoke(app, ["up", "--senders", "many"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("mafa ")
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for command in ("up", "scale", "status", "logs", "down"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0
+        assert "Example: mafa" in result.output
