@@ -19,6 +19,9 @@ from mafa_cli.config import (
     default_compose_file,
 )
 from mafa_cli.errors import MafaError
+from mafa_cli.load.runner import LoadResult
+from mafa_cli.load.runner import run as run_load
+from mafa_cli.load.settings import load_settings
 from mafa_cli.stack import operations
 from mafa_cli.status import ExitStatus
 
@@ -201,6 +204,66 @@ def logs(
             out.print(ui.log_line(container, line), soft_wrap=True)
 
     run(action)
+
+
+@app.command()
+def load(
+    project: Project = "mafa",
+    users: Annotated[int, typer.Option(help="Simulated users (sessions).")] = 10,
+    spawn_rate: Annotated[float, typer.Option(help="Users started per second.")] = 5.0,
+    duration: Annotated[str, typer.Option(help="How long, e.g. 60s, 2m.")] = "60s",
+    rate: Annotated[
+        float | None, typer.Option(help="Hold this many messages/s in total (users only send).")
+    ] = None,
+    shape: Annotated[
+        str | None, typer.Option(help="ramp, step or spike (over --duration).")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Balancer URL (default: the project's).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Report directory.")] = None,
+    max_fail_ratio: Annotated[
+        float | None, typer.Option(help="Fail (exit 9) above this failure ratio, 0..1.")
+    ] = None,
+    max_p95_ms: Annotated[float | None, typer.Option(help="Fail (exit 9) above this p95.")] = None,
+    workers: Annotated[
+        int, typer.Option(help="locust worker processes (0: one process, no master).")
+    ] = 0,
+    message_bytes: Annotated[int, typer.Option(help="Size of each message text.")] = 64,
+    weights: Annotated[
+        str, typer.Option(help="Task weights, e.g. api=10,form=2,results=1,reset=1.")
+    ] = "",
+) -> None:
+    """Fire sessions and messages at the stack with locust; report and thresholds at the end.
+
+    Example: mafa load --users 20 --duration 2m --max-p95-ms 500 --report reports/run1
+    """
+    out = ui.console()
+
+    def action() -> LoadResult:
+        settings = load_settings(
+            project=project,
+            users=users,
+            spawn_rate=spawn_rate,
+            duration=duration,
+            rate=rate,
+            shape=shape,
+            host=host,
+            report=report,
+            max_fail_ratio=max_fail_ratio,
+            max_p95_ms=max_p95_ms,
+            workers=workers,
+            message_bytes=message_bytes,
+            weights=weights,
+        )
+        out.print(f"load run {settings.run_id} against {settings.host}")
+        with ui.LoadView(out, f"load run {settings.run_id}") as view:
+            return run_load(settings, view.update)
+
+    result = run(action)
+    ui.load_summary(out, result)
+    if result.broken:
+        raise typer.Exit(int(ExitStatus.THRESHOLD))
+    if result.interrupted:
+        raise typer.Exit(int(ExitStatus.INTERRUPTED))
 
 
 @app.command()

@@ -15,4 +15,5 @@ class ExitStatus(IntEnum):
     CONFLICT = 6  # a port or name is already taken
     UNHEALTHY = 7  # a service did not become healthy, or the stack is not healthy
     NOT_FOUND = 8  # no such project or service
+    THRESHOLD = 9  # a load run broke a threshold (--max-fail-ratio, --max-p95-ms)
     INTERRUPTED = 130  # Ctrl-C

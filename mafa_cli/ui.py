@@ -11,22 +11,24 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
 from mafa_cli.errors import MafaError
+from mafa_cli.load.runner import LiveStats, LoadResult
 from mafa_cli.services.nodes import colour_of
 from mafa_cli.stack.operations import DownResult, StatusRow, UpResult
 
 
 def console(stream: TextIO | None = None) -> Console:
-    return Console(file=stream or sys.stdout, highlight=False)
+    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
 
 
 def error_console() -> Console:
-    return Console(file=sys.stderr, highlight=False)
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
 class RichReporter:
@@ -127,3 +129,74 @@ def down_summary(project: str, result: DownResult) -> str:
         f"Stack {escape(project)} removed: {result.containers} containers, "
         f"{result.networks} networks, {result.volumes} volumes"
     )
+
+
+def load_table(live: LiveStats, title: str, final: bool = False) -> Table:
+    total = live.total
+    users = f"{live.peak_users} users at most" if final else f"{live.users} users"
+    caption = (
+        f"{users} · {live.elapsed_s:.0f}s · "
+        f"{(total.rps if total else 0):.1f} req/s · {(total.failures if total else 0)} failures"
+    )
+    table = Table(title=title, caption=caption, title_justify="left")
+    for column in ("endpoint", "requests", "fails", "req/s", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column == "endpoint" else "right")
+    for row in live.rows:
+        style = "bold" if row.name == "Aggregated" else ""
+        table.add_row(
+            row.name,
+            str(row.requests),
+            Text(str(row.failures), style="red" if row.failures else ""),
+            f"{row.rps:.1f}",
+            f"{row.p50_ms:.0f}",
+            f"{row.p95_ms:.0f}",
+            f"{row.p99_ms:.0f}",
+            style=style,
+        )
+    return table
+
+
+def load_line(live: LiveStats) -> str:
+    total = live.total
+    if total is None:
+        return f"{live.elapsed_s:.0f}s: starting, {live.users} users"
+    return (
+        f"{live.elapsed_s:.0f}s: {live.users} users, {total.requests} requests, "
+        f"{total.rps:.1f} req/s, {total.failures} failures, p95 {total.p95_ms:.0f} ms"
+    )
+
+
+class LoadView:
+    """Live view of a load run: a rich table on a terminal, a plain line every 5 s elsewhere."""
+
+    def __init__(self, out: Console, title: str) -> None:
+        self._out = out
+        self._title = title
+        self._live: Live | None = None
+        self._last_line = 0.0
+
+    def __enter__(self) -> LoadView:
+        if self._out.is_terminal:
+            self._live = Live(console=self._out, refresh_per_second=2, transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def update(self, live: LiveStats) -> None:
+        if self._live is not None:
+            self._live.update(load_table(live, self._title))
+        elif live.elapsed_s - self._last_line >= 5:
+            self._last_line = live.elapsed_s
+            self._out.print(load_line(live))
+
+
+def load_summary(out: Console, result: LoadResult) -> None:
+    out.print(load_table(result.stats, f"load run {result.settings.run_id}", final=True))
+    if result.interrupted:
+        out.print("[yellow]interrupted: the report covers what ran[/]")
+    out.print(f"report: {result.settings.report_dir}/ ({', '.join(p.name for p in result.files)})")
+    for reason in result.broken:
+        out.print(f"[bold red]threshold broken:[/] {escape(reason)}")

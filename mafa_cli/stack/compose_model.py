@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from mafa_cli import units
 from mafa_cli.errors import ConfigError, UnsupportedKey
 
 TOP_KEYS = {"services", "volumes"}
@@ -51,8 +52,6 @@ _VARIABLE = re.compile(
     r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
     r"(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))"
 )
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)")
-_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 0.000001}
 
 
 @dataclass(frozen=True)
@@ -155,13 +154,10 @@ def interpolate(text: str, env: Mapping[str, str], where: str) -> str:
 
 
 def parse_duration(value: object, where: str) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    text = str(value).strip()
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ConfigError(f"{where}: {value!r} is not a duration like 5s, 1m30s or 500ms")
-    return sum(float(number) * _UNITS[unit] for number, unit in parts)
+    try:
+        return units.parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 class _Lines:

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -26,7 +26,7 @@ from mafa_cli.stack.docker_backend import ContainerInfo, DockerBackend
 from mafa_cli.stack.plan import Existing, Plan, Wanted, compute
 
 OFFLINE_MARKER_IMAGE = "mafa-offline/base:bookworm"
-POLL_S = 0.5
+POLL_S = 0.25
 
 
 class Reporter(Protocol):
@@ -154,27 +154,65 @@ def _health_ok(container: ContainerInfo) -> bool:
     return container.state == "running" and container.health in (None, "healthy")
 
 
-def _wait_healthy(
-    backend: DockerBackend, project: str, services: list[str], timeout_s: float
+def _raise_unhealthy(
+    backend: DockerBackend, project: str, late: ContainerInfo, timeout_s: float
 ) -> None:
+    tail = "\n".join(backend.logs(late.id, tail=15))
+    raise Unhealthy(
+        f"{late.name} did not become healthy within {timeout_s:.0f}s "
+        f"(state {late.state}, health {late.health or 'none'})",
+        hint=f"the stack is left as it is: inspect it with `mafa status -p {project}` "
+        f"and `mafa logs {late.service} -p {project}`",
+        details=tail,
+    )
+
+
+def _start_when_ready(
+    backend: DockerBackend,
+    project: str,
+    model: ComposeModel,
+    wanted: dict[str, Wanted],
+    tasks_for: Callable[[str], list[Callable[[], object]]],
+    reporter: Reporter,
+    timeout_s: float,
+) -> None:
+    """Start each service as soon as what it depends on is ready (not level by level: a slow
+    service holds back only its own dependents), then wait until every wanted one is healthy."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        waiting = [
-            c for c in backend.containers(project) if c.service in services and not _health_ok(c)
-        ]
-        if not waiting:
-            return
-        if time.monotonic() > deadline:
-            late = waiting[0]
-            tail = "\n".join(backend.logs(late.id, tail=15))
-            raise Unhealthy(
-                f"{late.name} did not become healthy within {timeout_s:.0f}s "
-                f"(state {late.state}, health {late.health or 'none'})",
-                hint=f"the stack is left as it is: inspect it with `mafa status -p {project}` "
-                f"and `mafa logs {late.service} -p {project}`",
-                details=tail,
-            )
-        time.sleep(POLL_S)
+    launched: set[str] = set()
+    running: list[Future[object]] = []
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        while True:
+            current = backend.containers(project)
+            ready = {
+                name
+                for name, want in wanted.items()
+                if sum(1 for c in current if c.service == name and _health_ok(c)) == want.replicas
+            } | {name for name in model.services if name not in wanted}
+            for name, service in model.services.items():
+                if name in launched or name not in wanted:
+                    continue
+                if all(
+                    dep in ready if condition == "service_healthy" else dep in launched | ready
+                    for dep, condition in service.depends_on
+                ):
+                    launched.add(name)
+                    tasks = tasks_for(name)
+                    if tasks:
+                        reporter.step(f"starting {name}")
+                    running += [pool.submit(task) for task in tasks]
+            for future in [f for f in running if f.done()]:
+                future.result()  # re-raises a failed create or start
+                running.remove(future)
+            if not running and launched == set(wanted) and set(wanted) <= ready:
+                return
+            if time.monotonic() > deadline:
+                waiting = [c for c in current if c.service in wanted and not _health_ok(c)]
+                if not waiting:
+                    late = next(n for n in wanted if n not in ready)
+                    raise Unhealthy(f"{late} did not start within {timeout_s:.0f}s")
+                _raise_unhealthy(backend, project, waiting[0], timeout_s)
+            time.sleep(POLL_S)
 
 
 def _apply(
@@ -218,16 +256,19 @@ def _apply(
 
     # Surplus replicas go first, gracefully: a receiver requeues what it was working on.
     _parallel([partial(backend.stop_and_remove, c.id, grace(c)) for c in plan.remove])
-    for level in model.start_order():
+
+    def tasks_for(name: str) -> list[Callable[[], object]]:
         tasks: list[Callable[[], object]] = []
-        tasks += [create(model.services[s], n) for s, n in plan.create if s in level]
-        tasks += [recreate(c) for c in plan.recreate if c.service in level]
-        tasks += [partial(backend.start, c.id) for c in plan.start if c.service in level]
-        if tasks:
-            reporter.step(f"starting {', '.join(s for s in level if plan.touches(s))}")
-        _parallel(tasks)
-        if settings.wait:
-            _wait_healthy(backend, project, level, settings.timeout_s)
+        tasks += [create(model.services[s], n) for s, n in plan.create if s == name]
+        tasks += [recreate(c) for c in plan.recreate if c.service == name]
+        tasks += [partial(backend.start, c.id) for c in plan.start if c.service == name]
+        return tasks
+
+    if not settings.wait:
+        for level in model.start_order():
+            _parallel([task for name in level for task in tasks_for(name)])
+        return plan
+    _start_when_ready(backend, project, model, wanted, tasks_for, reporter, settings.timeout_s)
     return plan
 
 

@@ -152,8 +152,9 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
         except InvalidInput as exc:
             draft = (fields.get("message") or [""])[0][: settings.max_message_bytes]
             return render_home(exc.status, f"Not sent: {exc.reason}.", draft)
+        run_id = clean_run_id(request.headers.get("X-Mafa-Run"))
         _start_session()
-        accepted = sender.accept(text, None, session_id())
+        accepted = sender.accept(text, run_id, session_id())
         flash(f"Message accepted by {settings.node_name} (id {accepted.envelope.id}).", "success")
         # Post/Redirect/Get: a refresh of the page does not send the message again.
         return redirect(url_for("sender.home"), code=303)  # type: ignore[return-value]

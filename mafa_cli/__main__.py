@@ -1,0 +1,5 @@
+"""`python -m mafa_cli` runs the CLI."""
+
+from mafa_cli.cli import main
+
+main()

@@ -1,0 +1,110 @@
+"""The users `mafa load` sends at the stack; run by locust, in locust's processes only.
+
+A user opens the sender page (a session starts), sends messages through the JSON API and some
+through the HTML form with its CSRF token, looks at the results page now and then, and sometimes
+resets its session. Every message carries the run id (MAFA_RUN_ID), so the ledger can tell this
+run's messages from any other.
+
+Settings come from the environment (the runner sets them): MAFA_RUN_ID, MAFA_LOAD_WEIGHTS
+("api=10,form=2,results=1,reset=1"), MAFA_LOAD_MESSAGE_BYTES, MAFA_LOAD_RATE (messages/s in
+total, 0 for none), MAFA_LOAD_USERS, MAFA_LOAD_SHAPE (ramp|step|spike) and MAFA_LOAD_DURATION.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import re
+import string
+from collections.abc import Callable
+from typing import Any
+
+from locust import FastHttpUser, LoadTestShape, between, constant_throughput
+
+from mafa_cli.load.plan import parse_weights, shape_users
+
+RUN_ID = os.environ.get("MAFA_RUN_ID", "manual")
+MESSAGE_BYTES = int(os.environ.get("MAFA_LOAD_MESSAGE_BYTES", "64"))
+RATE = float(os.environ.get("MAFA_LOAD_RATE", "0"))
+USERS = int(os.environ.get("MAFA_LOAD_USERS", "1"))
+WEIGHTS = parse_weights(os.environ.get("MAFA_LOAD_WEIGHTS", ""))
+SHAPE = os.environ.get("MAFA_LOAD_SHAPE", "")
+DURATION_S = float(os.environ.get("MAFA_LOAD_DURATION", "60"))
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_counter = itertools.count(1)
+
+
+def message_text() -> str:
+    head = f"{RUN_ID} #{next(_counter)} "
+    pad = max(0, MESSAGE_BYTES - len(head))
+    return head + "".join(random.choices(string.ascii_letters, k=pad))
+
+
+def send_api(user: StackUser) -> None:
+    user.client.post(
+        "/api/messages",
+        json={"message": message_text(), "run_id": RUN_ID},
+        name="/api/messages",
+    )
+
+
+def send_form(user: StackUser) -> None:
+    if not user.csrf_token:
+        user.open_page()
+    with user.client.post(
+        "/",
+        data={"message": message_text(), "csrf_token": user.csrf_token},
+        headers={"X-Mafa-Run": RUN_ID},
+        name="/ (form)",
+        allow_redirects=False,
+        catch_response=True,
+    ) as response:
+        if response.status_code == 303:
+            response.success()
+        else:
+            response.failure(f"form answered {response.status_code}")
+
+
+def view_results(user: StackUser) -> None:
+    user.client.get("/received", name="/received")
+
+
+def reset_session(user: StackUser) -> None:
+    user.client.post("/api/session/reset", json={}, name="/api/session/reset")
+    user.open_page()  # the new session needs its own CSRF token
+
+
+TASKS: dict[str, Callable[[Any], None]] = {
+    "api": send_api,
+    "form": send_form,
+    "results": view_results,
+    "reset": reset_session,
+}
+
+
+class StackUser(FastHttpUser):
+    # With a target rate, users only send messages, each paced to its share of the rate.
+    wait_time = constant_throughput(RATE / USERS) if RATE else between(0.5, 2.0)
+    # locust takes a {task: weight} mapping here, though its annotation says list.
+    tasks = {  # type: ignore[assignment]  # noqa: RUF012
+        TASKS[name]: weight
+        for name, weight in WEIGHTS.items()
+        if weight > 0 and (not RATE or name in ("api", "form"))
+    }
+    csrf_token = ""
+
+    def on_start(self) -> None:
+        self.open_page()
+
+    def open_page(self) -> None:
+        response = self.client.get("/", name="/ (page)")
+        match = CSRF.search(response.text or "")
+        self.csrf_token = match.group(1) if match else ""
+
+
+if SHAPE:
+
+    class Shape(LoadTestShape):
+        def tick(self) -> tuple[int, float] | None:
+            return shape_users(SHAPE, self.get_run_time(), DURATION_S, USERS)  # type: ignore[no-untyped-call]

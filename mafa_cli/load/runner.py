@@ -1,0 +1,217 @@
+"""Drives locust in processes of its own: one standalone process, or one master and K workers
+(locust's distributed mode, the same that spans machines). Reads its CSV statistics while it
+runs, for the live view, and once more at the end for the summary and the thresholds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mafa_cli.errors import MafaError, NotFound, UsageError
+from mafa_cli.load import locustfile_path
+from mafa_cli.load.plan import (
+    EndpointStats,
+    broken_thresholds,
+    read_stats_csv,
+    user_counts,
+)
+
+REFRESH_S = 1.0
+PREFIX = "locust"
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    host: str
+    users: int
+    spawn_rate: float
+    duration_s: float
+    rate: float | None
+    shape: str | None
+    report_dir: Path
+    max_fail_ratio: float | None
+    max_p95_ms: float | None
+    workers: int
+    message_bytes: int
+    weights: str
+    run_id: str
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    elapsed_s: float
+    users: int
+    peak_users: int
+    rows: list[EndpointStats]
+
+    @property
+    def total(self) -> EndpointStats | None:
+        return next((r for r in self.rows if r.name == "Aggregated"), None)
+
+
+@dataclass
+class LoadResult:
+    settings: LoadSettings
+    stats: LiveStats
+    broken: list[str]
+    interrupted: bool
+    files: list[Path] = field(default_factory=list)
+
+
+def check_reachable(host: str) -> None:
+    try:
+        with urllib.request.urlopen(f"{host.rstrip('/')}/healthz", timeout=5) as answer:  # noqa: S310 (http(s) URL checked by the caller)
+            if answer.status != 200:
+                raise NotFound(f"the stack at {host} is not healthy ({answer.status})")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise NotFound(
+            f"no stack answers at {host} ({reason})",
+            hint="bring one up first with `mafa up`, or point --host at it",
+        ) from None
+
+
+def prepare_report_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".mafa-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the report to {path}: {exc.strerror}",
+            hint="choose a directory you can write with --report",
+        ) from None
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _commands(settings: LoadSettings) -> list[list[str]]:
+    base = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--loglevel", "WARNING"]
+    csv_prefix = str(settings.report_dir / PREFIX)
+    head = [
+        *base,
+        "--headless",
+        "--host",
+        settings.host,
+        "--users",
+        str(settings.users),
+        "--spawn-rate",
+        f"{settings.spawn_rate:g}",
+        "--run-time",
+        f"{max(1, round(settings.duration_s))}s",
+        "--stop-timeout",
+        "5",
+        "--csv",
+        csv_prefix,
+        "--csv-full-history",
+        "--html",
+        str(settings.report_dir / "report.html"),
+        "--only-summary",
+        "--logfile",
+        str(settings.report_dir / "locust.log"),
+        "--exit-code-on-error",
+        "0",
+    ]
+    if settings.workers == 0:
+        return [head]
+    port = _free_port()
+    master = [
+        *head,
+        "--master",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        str(settings.workers),
+        "--expect-workers-max-wait",
+        "60",
+    ]
+    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    return [master] + [worker] * settings.workers
+
+
+def _environment(settings: LoadSettings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MAFA_RUN_ID": settings.run_id,
+        "MAFA_LOAD_WEIGHTS": settings.weights,
+        "MAFA_LOAD_MESSAGE_BYTES": str(settings.message_bytes),
+        "MAFA_LOAD_RATE": f"{settings.rate or 0:g}",
+        "MAFA_LOAD_USERS": str(settings.users),
+        "MAFA_LOAD_SHAPE": settings.shape or "",
+        "MAFA_LOAD_DURATION": f"{settings.duration_s:g}",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def read_live(settings: LoadSettings, started: float) -> LiveStats:
+    stats_file = settings.report_dir / f"{PREFIX}_stats.csv"
+    history_file = settings.report_dir / f"{PREFIX}_stats_history.csv"
+    rows = read_stats_csv(stats_file.read_text()) if stats_file.exists() else []
+    users, peak = user_counts(history_file.read_text()) if history_file.exists() else (0, 0)
+    return LiveStats(time.monotonic() - started, users, peak, rows)
+
+
+def run(settings: LoadSettings, on_tick: Callable[[LiveStats], None]) -> LoadResult:
+    """Run the load to its end (or Ctrl-C, which stops locust cleanly and keeps its report)."""
+    check_reachable(settings.host)
+    prepare_report_dir(settings.report_dir)
+    commands = _commands(settings)
+    env = _environment(settings)
+    started = time.monotonic()
+    # Own process group: a Ctrl-C in the terminal reaches mafa, which then stops locust in order
+    # (master first, so it writes its report), instead of killing everything at once.
+    # locust's own console output goes to a file in the report: the live view is ours.
+    output = (settings.report_dir / "locust.out").open("w")
+    processes = [
+        subprocess.Popen(  # noqa: S603 (our own argv)
+            command, env=env, start_new_session=True, stdout=output, stderr=subprocess.STDOUT
+        )
+        for command in commands
+    ]
+    master = processes[0]
+    interrupted = False
+    try:
+        while master.poll() is None:
+            time.sleep(REFRESH_S)
+            on_tick(read_live(settings, started))
+    except KeyboardInterrupt:
+        interrupted = True
+        master.send_signal(signal.SIGTERM)  # locust stops its users and writes CSV and HTML
+    try:
+        master.wait(timeout=60)
+    finally:
+        for process in processes[1:]:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        output.close()
+    if master.returncode not in (0, None) and not interrupted:
+        log = settings.report_dir / "locust.out"
+        tail = log.read_text().splitlines()[-10:] if log.exists() else []
+        raise MafaError(
+            f"locust exited with code {master.returncode}",
+            hint=f"see {log}",
+            details="\n".join(tail),
+        )
+    stats = read_live(settings, started)
+    broken = broken_thresholds(stats.total, settings.max_fail_ratio, settings.max_p95_ms)
+    files = sorted(p for p in settings.report_dir.iterdir() if p.is_file())
+    return LoadResult(settings, stats, broken, interrupted, files)

@@ -1,0 +1,286 @@
+"""`mafa up / scale / status / logs / down` against the real engine, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from mafa_cli.stack.secrets import parse_env_file
+from mafa_cli.status import ExitStatus
+from tests.integration.stack import COMPOSE_FILE, ComposeStack, free_port
+
+INFRASTRUCTURE = ("rabbitmq", "postgres", "redis", "haproxy")
+
+
+def mafa(*args: str, state: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MAFA_STATE_DIR": str(state), "COLUMNS": "200"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mafa_cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"mafa {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mafa-state")
+
+
+@pytest.fixture(scope="module")
+def mafa_stack(state: Path, workdir: Path) -> Iterator[ComposeStack]:
+    """A stack brought up by `mafa up` (2 senders, 3 receivers), for checking through its parts."""
+    project = f"mafacli{uuid.uuid4().hex[:6]}"
+    port = free_port()
+    result = mafa(
+        "up",
+        "-p",
+        project,
+        "--senders",
+        "2",
+        "--receivers",
+        "3",
+        "--port",
+        str(port),
+        "--max-delay",
+        "1",
+        "--fail-rate",
+        "0.2",
+        state=state,
+    )
+    assert f"http://127.0.0.1:{port}/" in result.stdout
+    values = parse_env_file((state / project / "secrets.env").read_text())
+    stack = ComposeStack(project=project, settings=values, workdir=workdir, port=port)
+    try:
+        yield stack
+    finally:
+        mafa("down", "-p", project, "--volumes", state=state, check=False)
+
+
+def ids(stack: ComposeStack, services: tuple[str, ...] | None = None) -> dict[str, str]:
+    return {
+        c["Name"].lstrip("/"): c["Id"]
+        for c in stack.containers()
+        if services is None or c["Config"]["Labels"]["com.docker.compose.service"] in services
+    }
+
+
+def test_up_from_nothing_is_healthy_and_plain_compose_sees_it(
+    mafa_stack: ComposeStack, state: Path
+) -> None:
+    project = mafa_stack.project
+    names = set(ids(mafa_stack))
+    assert names == {
+        f"{project}-{service}-{n}"
+        for service, count in (
+            ("rabbitmq", 1),
+            ("postgres", 1),
+            ("redis", 1),
+            ("haproxy", 1),
+            ("sender", 2),
+            ("receiver", 3),
+        )
+        for n in range(1, count + 1)
+    }
+    page = requests.get(f"{mafa_stack.url}/", timeout=10)
+    assert page.status_code == 200
+    assert "Submit Message" in page.text
+
+    status = mafa("status", "-p", project, "--json", state=state)
+    rows = json.loads(status.stdout)
+    assert len(rows) == 9
+    assert all(r["ok"] for r in rows)
+
+    listed = subprocess.run(
+        ["docker-compose", "-p", project, "-f", str(COMPOSE_FILE), "ps", "-q"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **mafa_stack.settings},
+    ).stdout.split()
+    assert set(listed) == set(ids(mafa_stack).values())
+
+    # Secrets: a file only its owner can read; the same values are in the containers' env only.
+    secrets_file = state / project / "secrets.env"
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_up_again_changes_nothing(mafa_stack: ComposeStack, state: Path) -> None:
+    before = ids(mafa_stack)
+    again = mafa(
+        "up",
+        "-p",
+        mafa_stack.project,
+        "--senders",
+        "2",
+        "--receivers",
+        "3",
+        "--port",
+        str(mafa_stack.port),
+        "--max-delay",
+        "1",
+        "--fail-rate",
+        "0.2",
+        state=state,
+    )
+    assert "nothing to change" in again.stdout
+    assert ids(mafa_stack) == before
+
+
+def test_scale_under_a_trickle_loses_nothing(mafa_stack: ComposeStack, state: Path) -> None:
+    project = mafa_stack.project
+    infrastructure = ids(mafa_stack, INFRASTRUCTURE)
+    sent: list[str] = []
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def trickle() -> None:
+        client = requests.Session()
+        while not stop.is_set():
+            answer = client.post(f"{mafa_stack.url}/api/messages", json={"message": "trickle"})
+            statuses.append(answer.status_code)
+            if answer.status_code == 202:
+                sent.append(answer.json()["id"])
+            time.sleep(0.1)
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    try:
+        time.sleep(3)
+        mafa("scale", "-p", project, "--receivers", "1", state=state)
+        assert len(mafa_stack.containers("receiver")) == 1
+        time.sleep(3)
+        mafa("scale", "-p", project, "--receivers", "4", state=state)
+        assert len(mafa_stack.containers("receiver")) == 4
+        time.sleep(3)
+    finally:
+        stop.set()
+        sender.join()
+
+    assert ids(mafa_stack, INFRASTRUCTURE) == infrastructure, "infrastructure was restarted"
+    assert statuses.count(202) == len(statuses), f"answers during scaling: {set(statuses)}"
+    mafa_stack.wait_drained(180)
+    processed = {
+        r[0]
+        for r in mafa_stack.query(
+            "SELECT message_id::text FROM receiver.processed WHERE message_id = ANY(%s::uuid[])",
+            sent,
+        )
+    }
+    parked = mafa_stack.dead_lettered_ids()
+    assert set(sent) <= processed | parked, f"{len(set(sent) - processed - parked)} lost"
+    # Receivers removed while working handed their message back (recorded, then redelivered).
+    interrupted = mafa_stack.query(
+        "SELECT count(*) FROM receiver.attempts WHERE outcome = 'interrupted'"
+    )[0][0]
+    print(f"{len(sent)} messages, {interrupted} interrupted by the scale-down")
+
+
+def test_logs_are_prefixed_by_replica(mafa_stack: ComposeStack, state: Path) -> None:
+    result = mafa("logs", "sender", "-p", mafa_stack.project, "--tail", "5", state=state)
+    prefixes = {line.split(" | ")[0] for line in result.stdout.splitlines() if " | " in line}
+    assert prefixes == {f"{mafa_stack.project}-sender-1", f"{mafa_stack.project}-sender-2"}
+
+
+def test_port_in_use_is_refused_before_anything_starts(state: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        project = f"mafaport{uuid.uuid4().hex[:6]}"
+        result = mafa("up", "-p", project, "--port", str(port), state=state, check=False)
+    try:
+        assert result.returncode == ExitStatus.CONFLICT, result.stderr
+        assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+        assert "--port" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        mafa("down", "-p", project, "--volumes", state=state, check=False)
+
+
+def test_unhealthy_within_timeout_names_the_service_and_leaves_the_stack(state: Path) -> None:
+    project = f"mafaslow{uuid.uuid4().hex[:6]}"
+    result = mafa(
+        "up", "-p", project, "--port", str(free_port()), "--timeout", "1", state=state, check=False
+    )
+    try:
+        assert result.returncode == ExitStatus.UNHEALTHY, result.stderr
+        assert "did not become healthy within 1s" in result.stderr
+        assert "mafa logs" in result.stderr
+        left = subprocess.run(
+            ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert left, "the stack is left for inspection"
+    finally:
+        mafa("down", "-p", project, "--volumes", state=state, check=False)
+
+
+def test_down_removes_only_its_project(state: Path, stack: ComposeStack, workdir: Path) -> None:
+    other_before = {c["Id"] for c in stack.containers()}
+    project = f"mafadown{uuid.uuid4().hex[:6]}"
+    mafa(
+        "up",
+        "-p",
+        project,
+        "--port",
+        str(free_port()),
+        "--senders",
+        "1",
+        "--receivers",
+        "1",
+        state=state,
+    )
+    volumes_cmd = [
+        "docker",
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        f"label=com.docker.compose.project={project}",
+    ]
+    assert subprocess.run(volumes_cmd, capture_output=True, text=True, check=True).stdout.split()
+
+    mafa("down", "-p", project, state=state)
+    label = f"label=com.docker.compose.project={project}"
+    for kind in ("ps -a", "network ls"):
+        out = subprocess.run(
+            ["docker", *kind.split(), "-q", "--filter", label],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert out.strip() == "", f"{kind} still lists the project"
+    assert subprocess.run(volumes_cmd, capture_output=True, text=True, check=True).stdout.split(), (
+        "volumes are kept without --volumes"
+    )
+    mafa("down", "-p", project, "--volumes", state=state)
+    assert not subprocess.run(
+        volumes_cmd, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert mafa("down", "-p", project, state=state).returncode == 0, "down is idempotent"
+    assert {c["Id"] for c in stack.containers()} == other_before, "another project was touched"
+
+    unknown = mafa("down", "-p", "neverheardof", state=state, check=False)
+    assert unknown.returncode == ExitStatus.NOT_FOUND
+    assert "no stack named 'neverheardof'" in unknown.stderr

@@ -1,0 +1,242 @@
+"""`mafa load` against a real stack: report files, accounting against the stack's own rows,
+rate holding, thresholds, and locust's distributed mode."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mafa_cli.load.plan import messages_accepted, read_stats_csv
+from mafa_cli.stack.secrets import parse_env_file
+from mafa_cli.status import ExitStatus
+from tests.integration.stack import ComposeStack, free_port
+
+
+def mafa(*args: str, state: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MAFA_STATE_DIR": str(state), "COLUMNS": "160"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mafa_cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"mafa {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@pytest.fixture(scope="module")
+def load_stack(
+    tmp_path_factory: pytest.TempPathFactory, workdir: Path
+) -> Iterator[tuple[ComposeStack, Path]]:
+    """A 2x2 stack brought up by mafa, quick receivers."""
+    state = tmp_path_factory.mktemp("load-state")
+    project = f"mafaload{uuid.uuid4().hex[:6]}"
+    port = free_port()
+    mafa(
+        "up",
+        "-p",
+        project,
+        "--senders",
+        "2",
+        "--receivers",
+        "2",
+        "--port",
+        str(port),
+        "--max-delay",
+        "0.05",
+        "--fail-rate",
+        "0.1",
+        state=state,
+    )
+    values = parse_env_file((state / project / "secrets.env").read_text())
+    try:
+        yield ComposeStack(project=project, settings=values, workdir=workdir, port=port), state
+    finally:
+        mafa("down", "-p", project, "--volumes", state=state, check=False)
+
+
+def accepted_rows(stack: ComposeStack, run_id: str) -> int:
+    return int(
+        stack.query(
+            "SELECT count(*) FROM sender.messages WHERE run_id = %s AND status = 'accepted'", run_id
+        )[0][0]
+    )
+
+
+def run_id_from_output(output: str) -> str:
+    line = next(line for line in output.splitlines() if line.startswith("load run "))
+    return line.split()[2]
+
+
+def test_a_run_writes_reports_that_agree_with_the_stack(
+    load_stack: tuple[ComposeStack, Path], tmp_path: Path
+) -> None:
+    stack, state = load_stack
+    report = tmp_path / "report"
+    result = mafa(
+        "load",
+        "-p",
+        stack.project,
+        "--users",
+        "5",
+        "--duration",
+        "20s",
+        "--report",
+        str(report),
+        state=state,
+    )
+    run_id = run_id_from_output(result.stdout)
+    for name in (
+        "locust_stats.csv",
+        "locust_stats_history.csv",
+        "locust_failures.csv",
+        "report.html",
+    ):
+        assert (report / name).stat().st_size > 0, name
+    assert "<html" in (report / "report.html").read_text()[:2000].lower()
+    rows = read_stats_csv((report / "locust_stats.csv").read_text())
+    names = {r.name for r in rows}
+    assert {"POST /api/messages", "POST / (form)", "GET / (page)"} <= names
+    assert rows[-1].failures == 0, (report / "locust_failures.csv").read_text()
+    seen_by_locust = messages_accepted(rows)
+    assert seen_by_locust > 20
+    # The stack's own count of this run's accepted messages. It can only be higher than what
+    # locust counted, by the requests still in flight when locust stopped its users (at most
+    # one per user); it can never be lower (locust saw a 202 = the stack wrote the row).
+    in_stack = accepted_rows(stack, run_id)
+    assert seen_by_locust <= in_stack <= seen_by_locust + 5, (seen_by_locust, in_stack)
+    assert "Aggregated" in result.stdout
+
+
+def test_rate_is_held(load_stack: tuple[ComposeStack, Path], tmp_path: Path) -> None:
+    stack, state = load_stack
+    report = tmp_path / "rate"
+    mafa(
+        "load",
+        "-p",
+        stack.project,
+        "--users",
+        "10",
+        "--spawn-rate",
+        "10",
+        "--rate",
+        "50",
+        "--duration",
+        "20s",
+        "--report",
+        str(report),
+        state=state,
+    )
+    history = list(csv.DictReader((report / "locust_stats_history.csv").open()))
+    # Messages go through the API and the form: the rate is their sum at each moment.
+    by_time: dict[str, float] = {}
+    for row in history:
+        if row["Name"] in ("/api/messages", "/ (form)"):
+            by_time[row["Timestamp"]] = by_time.get(row["Timestamp"], 0.0) + float(
+                row["Requests/s"] or 0
+            )
+    messages = [rate for _, rate in sorted(by_time.items()) if rate > 0]
+    steady = messages[len(messages) // 3 :]  # past the start-up
+    assert steady, "no history rows for the message endpoint"
+    achieved = sum(steady) / len(steady)
+    # locust's current rate is a moving window; 20 % either way is the stated tolerance.
+    assert 40 <= achieved <= 60, f"held {achieved:.1f} msg/s instead of 50"
+
+
+def test_broken_threshold_exits_non_zero_and_says_which(
+    load_stack: tuple[ComposeStack, Path], tmp_path: Path
+) -> None:
+    stack, state = load_stack
+    result = mafa(
+        "load",
+        "-p",
+        stack.project,
+        "--users",
+        "2",
+        "--duration",
+        "5s",
+        "--max-p95-ms",
+        "1",
+        "--report",
+        str(tmp_path / "t"),
+        state=state,
+        check=False,
+    )
+    assert result.returncode == ExitStatus.THRESHOLD
+    assert "threshold broken: p95" in result.stdout
+    assert "above --max-p95-ms 1" in result.stdout
+
+
+def test_workers_mode_accounts_the_same_way(
+    load_stack: tuple[ComposeStack, Path], tmp_path: Path
+) -> None:
+    stack, state = load_stack
+    report = tmp_path / "workers"
+    result = mafa(
+        "load",
+        "-p",
+        stack.project,
+        "--users",
+        "6",
+        "--duration",
+        "15s",
+        "--workers",
+        "2",
+        "--report",
+        str(report),
+        state=state,
+    )
+    run_id = run_id_from_output(result.stdout)
+    rows = read_stats_csv((report / "locust_stats.csv").read_text())
+    seen_by_locust = messages_accepted(rows)
+    assert seen_by_locust > 10
+    in_stack = accepted_rows(stack, run_id)
+    assert seen_by_locust <= in_stack <= seen_by_locust + 6, (seen_by_locust, in_stack)
+
+
+def test_no_stack_is_a_clear_error(tmp_path: Path) -> None:
+    result = mafa(
+        "load",
+        "--host",
+        f"http://127.0.0.1:{free_port()}",
+        "--duration",
+        "5s",
+        "--report",
+        str(tmp_path / "x"),
+        state=tmp_path,
+        check=False,
+    )
+    assert result.returncode == ExitStatus.NOT_FOUND
+    assert "no stack answers at" in result.stderr
+    assert "mafa up" in result.stderr
+
+
+def test_unwritable_report_directory(load_stack: tuple[ComposeStack, Path], tmp_path: Path) -> None:
+    stack, state = load_stack
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = mafa(
+        "load",
+        "-p",
+        stack.project,
+        "--duration",
+        "5s",
+        "--report",
+        str(blocker / "sub"),
+        state=state,
+        check=False,
+    )
+    assert result.returncode == ExitStatus.USAGE
+    assert "cannot write the report" in result.stderr
