@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from mafa_cli import __version__, ui
+from mafa_cli import __version__, ui, units
 from mafa_cli.config import (
     LOOPBACK,
     UpSettings,
@@ -18,12 +18,13 @@ from mafa_cli.config import (
     check_replicas,
     default_compose_file,
 )
-from mafa_cli.errors import MafaError
+from mafa_cli.errors import MafaError, UsageError
 from mafa_cli.load.runner import LoadResult
 from mafa_cli.load.runner import run as run_load
 from mafa_cli.load.settings import load_settings
 from mafa_cli.stack import operations
 from mafa_cli.status import ExitStatus
+from mafa_cli.watch.live import watch as live_watch
 
 app = typer.Typer(
     name="mafa",
@@ -264,6 +265,35 @@ def load(
         raise typer.Exit(int(ExitStatus.THRESHOLD))
     if result.interrupted:
         raise typer.Exit(int(ExitStatus.INTERRUPTED))
+
+
+@app.command()
+def watch(
+    project: Project = "mafa",
+    interval: Annotated[str, typer.Option(help="Refresh interval, e.g. 1s, 500ms.")] = "1s",
+    once: Annotated[bool, typer.Option("--once", help="One snapshot, then exit.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Snapshots as JSON.")] = False,
+    record: Annotated[
+        Path | None, typer.Option(help="Append every snapshot as a JSON line to this file.")
+    ] = None,
+) -> None:
+    """The live dashboard: queue, receivers, senders, sessions, ledger, containers, load.
+
+    Example: mafa watch --interval 2s --record run.jsonl
+    """
+    out = ui.console(soft_wrap=as_json)
+
+    def action() -> None:
+        check_project(project)
+        try:
+            interval_s = units.parse_duration(interval)
+        except ValueError as exc:
+            raise UsageError(f"--interval: {exc}", hint="e.g. --interval 1s") from None
+        if not 0.2 <= interval_s <= 3600:
+            raise UsageError(f"--interval {interval} is out of range", hint="use 200ms..1h")
+        live_watch(project, out, interval_s, once, as_json, record)
+
+    run(action)
 
 
 @app.command()

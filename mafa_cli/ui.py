@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
+from rich.panel import Panel
 from rich.status import Status
 from rich.table import Table
 from rich.text import Text
@@ -22,9 +24,13 @@ from mafa_cli.load.runner import LiveStats, LoadResult
 from mafa_cli.services.nodes import colour_of
 from mafa_cli.stack.operations import DownResult, StatusRow, UpResult
 
+# What other modules of mafa render with (watch/view.py): rich is imported here only.
+__all__ = ["Console", "Group", "Live", "Panel", "RenderableType", "Table", "Text", "box"]
 
-def console(stream: TextIO | None = None) -> Console:
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
+
+def console(stream: TextIO | None = None, soft_wrap: bool = True) -> Console:
+    """Lines as long as they are (soft wrap) for messages; the dashboard wraps to the width."""
+    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=soft_wrap)
 
 
 def error_console() -> Console:

@@ -4,6 +4,7 @@ runs, for the live view, and once more at the end for the summary and the thresh
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -24,6 +25,7 @@ from mafa_cli.load.plan import (
     read_stats_csv,
     user_counts,
 )
+from mafa_cli.stack import secrets
 
 REFRESH_S = 1.0
 PREFIX = "locust"
@@ -44,6 +46,7 @@ class LoadSettings:
     message_bytes: int
     weights: str
     run_id: str
+    project: str | None = None  # when set, `mafa watch -p PROJECT` shows this run
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,30 @@ def read_live(settings: LoadSettings, started: float) -> LiveStats:
     return LiveStats(time.monotonic() - started, users, peak, rows)
 
 
+def load_state_file(project: str) -> Path:
+    """Where a running `mafa load` says what it is doing, for `mafa watch` to show."""
+    return secrets.project_dir(project) / "load.json"
+
+
+def _announce(settings: LoadSettings) -> Path | None:
+    """Tell `mafa watch` which run is going on for the project, and where its figures are."""
+    if settings.project is None:
+        return None
+    path = load_state_file(settings.project)
+    if not path.parent.is_dir():
+        return None
+    path.write_text(
+        json.dumps(
+            {
+                "run_id": settings.run_id,
+                "pid": os.getpid(),
+                "report_dir": str(settings.report_dir.resolve()),
+            }
+        )
+    )
+    return path
+
+
 def run(settings: LoadSettings, on_tick: Callable[[LiveStats], None]) -> LoadResult:
     """Run the load to its end (or Ctrl-C, which stops locust cleanly and keeps its report)."""
     check_reachable(settings.host)
@@ -175,6 +202,7 @@ def run(settings: LoadSettings, on_tick: Callable[[LiveStats], None]) -> LoadRes
     commands = _commands(settings)
     env = _environment(settings)
     started = time.monotonic()
+    announce = _announce(settings)
     # Own process group: a Ctrl-C in the terminal reaches mafa, which then stops locust in order
     # (master first, so it writes its report), instead of killing everything at once.
     # locust's own console output goes to a file in the report: the live view is ours.
@@ -203,6 +231,8 @@ def run(settings: LoadSettings, on_tick: Callable[[LiveStats], None]) -> LoadRes
             except subprocess.TimeoutExpired:
                 process.kill()
         output.close()
+        if announce is not None:
+            announce.unlink(missing_ok=True)
     if master.returncode not in (0, None) and not interrupted:
         log = settings.report_dir / "locust.out"
         tail = log.read_text().splitlines()[-10:] if log.exists() else []

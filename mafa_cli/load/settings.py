@@ -92,4 +92,5 @@ def load_settings(
         message_bytes=message_bytes,
         weights=weights,
         run_id=run_id,
+        project=None if host else project,
     )

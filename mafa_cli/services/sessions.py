@@ -29,11 +29,15 @@ def counter_key(sid: str) -> str:
 
 
 def make_client(settings: ServiceSettings) -> redis.Redis:
+    return connect(settings.redis_host, settings.redis_port, settings.redis_password)
+
+
+def connect(host: str, port: int, password: str) -> redis.Redis:
     # Retries ride over a Redis restart: a broken pooled connection is replaced on the next try.
     return redis.Redis(
-        host=settings.redis_host,
-        port=settings.redis_port,
-        password=settings.redis_password,
+        host=host,
+        port=port,
+        password=password,
         socket_timeout=2,
         socket_connect_timeout=2,
         health_check_interval=15,

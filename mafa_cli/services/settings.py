@@ -19,6 +19,24 @@ class SettingsError(ValueError):
     """An environment variable is missing or malformed; the message names it."""
 
 
+def conninfo(host: str, port: int, dbname: str, user: str, password: str, app: str) -> str:
+    """A libpq keyword string; values quoted, so a password may hold spaces or quotes."""
+
+    def quote(value: object) -> str:
+        return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    parts = {
+        "host": host,
+        "port": port,
+        "dbname": dbname,
+        "user": user,
+        "password": password,
+        "connect_timeout": 3,
+        "application_name": app,
+    }
+    return " ".join(f"{key}={quote(value)}" for key, value in parts.items())
+
+
 def _doc(env: str, help_text: str, secret: bool = False) -> dict[str, object]:
     return {"env": env, "help": help_text, "secret": secret}
 
@@ -84,18 +102,13 @@ class ServiceSettings:
 
     @property
     def db_conninfo(self) -> str:
-        # Keyword form, so a password with spaces or quotes needs no URL escaping.
-        return " ".join(
-            f"{key}='{value}'"
-            for key, value in (
-                ("host", self.db_host),
-                ("port", self.db_port),
-                ("dbname", self.db_name),
-                ("user", self.db_user),
-                ("password", str(self.db_password).replace("\\", "\\\\").replace("'", "\\'")),
-                ("connect_timeout", 3),
-                ("application_name", self.node_name),
-            )
+        return conninfo(
+            self.db_host,
+            self.db_port,
+            self.db_name,
+            self.db_user,
+            self.db_password,
+            self.node_name,
         )
 
     @classmethod

@@ -76,7 +76,17 @@ class DockerBackend:
         except docker.errors.ImageNotFound:
             return None
 
-    def build(self, service: Service, on_line: Callable[[str], None]) -> str:
+    def image_label(self, reference: str, label: str) -> str | None:
+        try:
+            labels = self._api.inspect_image(reference)["Config"].get("Labels") or {}
+        except docker.errors.ImageNotFound:
+            return None
+        value = labels.get(label)
+        return None if value is None else str(value)
+
+    def build(
+        self, service: Service, on_line: Callable[[str], None], labels: dict[str, str]
+    ) -> str:
         if service.build is None:
             raise MafaError(f"{service.name} has no build section")
         lines: list[str] = []
@@ -89,6 +99,7 @@ class DockerBackend:
                 rm=True,
                 forcerm=True,
                 decode=True,
+                labels=labels,
             )
             for chunk in stream:
                 if "error" in chunk:
@@ -294,6 +305,14 @@ class DockerBackend:
             self._api.stop(container_id, timeout=int(grace_s))
         with contextlib.suppress(docker.errors.NotFound):
             self._api.remove_container(container_id, force=True, v=False)
+
+    def stats_stream(self, container_id: str) -> Iterator[dict[str, Any]]:
+        """The engine's resource samples of a container, one a second, until it stops. (A
+        one-off sample waits for the engine's next one, up to a second per container.)"""
+        try:
+            yield from self._api.stats(container_id, decode=True, stream=True)
+        except (docker.errors.NotFound, docker.errors.APIError):
+            return
 
     def logs(
         self, container_id: str, tail: int | str = "all", follow: bool = False

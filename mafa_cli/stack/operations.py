@@ -21,11 +21,13 @@ from typing import Protocol
 from mafa_cli.config import UpSettings
 from mafa_cli.errors import Conflict, MafaError, NotFound, Unhealthy, UsageError
 from mafa_cli.stack import secrets
+from mafa_cli.stack.build_context import context_hash
 from mafa_cli.stack.compose_model import ComposeModel, Service, load
 from mafa_cli.stack.docker_backend import ContainerInfo, DockerBackend
 from mafa_cli.stack.plan import Existing, Plan, Wanted, compute
 
 OFFLINE_MARKER_IMAGE = "mafa-offline/base:bookworm"
+CONTEXT_LABEL = "org.mafa.context-hash"
 POLL_S = 0.25
 
 
@@ -87,16 +89,24 @@ def _model(backend: DockerBackend, settings: UpSettings) -> ComposeModel:
 def _images(
     backend: DockerBackend, model: ComposeModel, build: bool | None, reporter: Reporter
 ) -> dict[str, str]:
-    """Image id per image reference: built (once per image) or pulled when missing."""
+    """Image id per image reference: built (once per image) or pulled when missing. By default
+    an image is rebuilt when what goes into it changed (the context hash on its label)."""
     ids: dict[str, str] = {}
     for service in model.services.values():
         if service.image in ids:
             continue
         existing = backend.image_id(service.image)
-        if service.build is not None and (build or (build is None and existing is None)):
-            reporter.step(f"building {service.image}")
-            ids[service.image] = backend.build(service, reporter.build_output)
-        elif existing is not None:
+        if service.build is not None and build is not False:
+            spec = service.build
+            wanted = context_hash(Path(spec.context), spec.dockerfile, dict(spec.args))
+            stale = backend.image_label(service.image, CONTEXT_LABEL) != wanted
+            if build or existing is None or stale:
+                reporter.step(f"building {service.image}")
+                ids[service.image] = backend.build(
+                    service, reporter.build_output, {CONTEXT_LABEL: wanted}
+                )
+                continue
+        if existing is not None:
             ids[service.image] = existing
         elif service.build is not None:
             raise UsageError(

@@ -13,6 +13,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -190,3 +191,42 @@ class ComposeStack:
     def wait_drained(self, timeout_s: float = 120) -> None:
         # The management API's counts lag by up to its stats interval: require two quiet reads.
         wait_for(lambda: self.drained() and (time.sleep(6) or self.drained()), timeout_s, "drain")
+
+
+def mafa(*args: str, state: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a child process, with its own state directory."""
+    env = {**os.environ, "MAFA_STATE_DIR": str(state), "COLUMNS": "200"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mafa_cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"mafa {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@contextmanager
+def mafa_stack(prefix: str, state: Path, workdir: Path, *flags: str) -> Iterator[ComposeStack]:
+    """A stack brought up by `mafa up FLAGS`, removed with its volumes afterwards."""
+    project = f"{prefix}{secrets.token_hex(3)}"
+    port = free_port()
+    mafa("up", "-p", project, "--port", str(port), *flags, state=state)
+    values = {}
+    for line in (state / project / "secrets.env").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key] = value
+    stack = ComposeStack(project=project, settings=values, workdir=workdir, port=port)
+    try:
+        yield stack
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        logs = mafa("logs", "receiver", "-p", project, "--tail", "100", state=state, check=False)
+        (ARTIFACTS / f"{project}-receivers.log").write_text(logs.stdout + logs.stderr)
+        mafa("down", "-p", project, "--volumes", state=state, check=False)

@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -16,28 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from mafa_cli.stack.secrets import parse_env_file
 from mafa_cli.status import ExitStatus
-from tests.integration.stack import COMPOSE_FILE, ComposeStack, free_port
+from tests.integration.stack import COMPOSE_FILE, ComposeStack, free_port, mafa, mafa_stack
 
 INFRASTRUCTURE = ("rabbitmq", "postgres", "redis", "haproxy")
-
-
-def mafa(*args: str, state: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MAFA_STATE_DIR": str(state), "COLUMNS": "200"}
-    result = subprocess.run(
-        [sys.executable, "-m", "mafa_cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"mafa {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}"
-        )
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -46,33 +27,11 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def mafa_stack(state: Path, workdir: Path) -> Iterator[ComposeStack]:
+def cli_stack(state: Path, workdir: Path) -> Iterator[ComposeStack]:
     """A stack brought up by `mafa up` (2 senders, 3 receivers), for checking through its parts."""
-    project = f"mafacli{uuid.uuid4().hex[:6]}"
-    port = free_port()
-    result = mafa(
-        "up",
-        "-p",
-        project,
-        "--senders",
-        "2",
-        "--receivers",
-        "3",
-        "--port",
-        str(port),
-        "--max-delay",
-        "1",
-        "--fail-rate",
-        "0.2",
-        state=state,
-    )
-    assert f"http://127.0.0.1:{port}/" in result.stdout
-    values = parse_env_file((state / project / "secrets.env").read_text())
-    stack = ComposeStack(project=project, settings=values, workdir=workdir, port=port)
-    try:
+    flags = ("--senders", "2", "--receivers", "3", "--max-delay", "1", "--fail-rate", "0.2")
+    with mafa_stack("mafacli", state, workdir, *flags) as stack:
         yield stack
-    finally:
-        mafa("down", "-p", project, "--volumes", state=state, check=False)
 
 
 def ids(stack: ComposeStack, services: tuple[str, ...] | None = None) -> dict[str, str]:
@@ -84,10 +43,10 @@ def ids(stack: ComposeStack, services: tuple[str, ...] | None = None) -> dict[st
 
 
 def test_up_from_nothing_is_healthy_and_plain_compose_sees_it(
-    mafa_stack: ComposeStack, state: Path
+    cli_stack: ComposeStack, state: Path
 ) -> None:
-    project = mafa_stack.project
-    names = set(ids(mafa_stack))
+    project = cli_stack.project
+    names = set(ids(cli_stack))
     assert names == {
         f"{project}-{service}-{n}"
         for service, count in (
@@ -100,7 +59,7 @@ def test_up_from_nothing_is_healthy_and_plain_compose_sees_it(
         )
         for n in range(1, count + 1)
     }
-    page = requests.get(f"{mafa_stack.url}/", timeout=10)
+    page = requests.get(f"{cli_stack.url}/", timeout=10)
     assert page.status_code == 200
     assert "Submit Message" in page.text
 
@@ -114,27 +73,27 @@ def test_up_from_nothing_is_healthy_and_plain_compose_sees_it(
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, **mafa_stack.settings},
+        env={**os.environ, **cli_stack.settings},
     ).stdout.split()
-    assert set(listed) == set(ids(mafa_stack).values())
+    assert set(listed) == set(ids(cli_stack).values())
 
     # Secrets: a file only its owner can read; the same values are in the containers' env only.
     secrets_file = state / project / "secrets.env"
     assert secrets_file.stat().st_mode & 0o777 == 0o600
 
 
-def test_up_again_changes_nothing(mafa_stack: ComposeStack, state: Path) -> None:
-    before = ids(mafa_stack)
+def test_up_again_changes_nothing(cli_stack: ComposeStack, state: Path) -> None:
+    before = ids(cli_stack)
     again = mafa(
         "up",
         "-p",
-        mafa_stack.project,
+        cli_stack.project,
         "--senders",
         "2",
         "--receivers",
         "3",
         "--port",
-        str(mafa_stack.port),
+        str(cli_stack.port),
         "--max-delay",
         "1",
         "--fail-rate",
@@ -142,12 +101,12 @@ def test_up_again_changes_nothing(mafa_stack: ComposeStack, state: Path) -> None
         state=state,
     )
     assert "nothing to change" in again.stdout
-    assert ids(mafa_stack) == before
+    assert ids(cli_stack) == before
 
 
-def test_scale_under_a_trickle_loses_nothing(mafa_stack: ComposeStack, state: Path) -> None:
-    project = mafa_stack.project
-    infrastructure = ids(mafa_stack, INFRASTRUCTURE)
+def test_scale_under_a_trickle_loses_nothing(cli_stack: ComposeStack, state: Path) -> None:
+    project = cli_stack.project
+    infrastructure = ids(cli_stack, INFRASTRUCTURE)
     sent: list[str] = []
     statuses: list[int] = []
     stop = threading.Event()
@@ -155,7 +114,7 @@ def test_scale_under_a_trickle_loses_nothing(mafa_stack: ComposeStack, state: Pa
     def trickle() -> None:
         client = requests.Session()
         while not stop.is_set():
-            answer = client.post(f"{mafa_stack.url}/api/messages", json={"message": "trickle"})
+            answer = client.post(f"{cli_stack.url}/api/messages", json={"message": "trickle"})
             statuses.append(answer.status_code)
             if answer.status_code == 202:
                 sent.append(answer.json()["id"])
@@ -166,38 +125,38 @@ def test_scale_under_a_trickle_loses_nothing(mafa_stack: ComposeStack, state: Pa
     try:
         time.sleep(3)
         mafa("scale", "-p", project, "--receivers", "1", state=state)
-        assert len(mafa_stack.containers("receiver")) == 1
+        assert len(cli_stack.containers("receiver")) == 1
         time.sleep(3)
         mafa("scale", "-p", project, "--receivers", "4", state=state)
-        assert len(mafa_stack.containers("receiver")) == 4
+        assert len(cli_stack.containers("receiver")) == 4
         time.sleep(3)
     finally:
         stop.set()
         sender.join()
 
-    assert ids(mafa_stack, INFRASTRUCTURE) == infrastructure, "infrastructure was restarted"
+    assert ids(cli_stack, INFRASTRUCTURE) == infrastructure, "infrastructure was restarted"
     assert statuses.count(202) == len(statuses), f"answers during scaling: {set(statuses)}"
-    mafa_stack.wait_drained(180)
+    cli_stack.wait_drained(180)
     processed = {
         r[0]
-        for r in mafa_stack.query(
+        for r in cli_stack.query(
             "SELECT message_id::text FROM receiver.processed WHERE message_id = ANY(%s::uuid[])",
             sent,
         )
     }
-    parked = mafa_stack.dead_lettered_ids()
+    parked = cli_stack.dead_lettered_ids()
     assert set(sent) <= processed | parked, f"{len(set(sent) - processed - parked)} lost"
     # Receivers removed while working handed their message back (recorded, then redelivered).
-    interrupted = mafa_stack.query(
+    interrupted = cli_stack.query(
         "SELECT count(*) FROM receiver.attempts WHERE outcome = 'interrupted'"
     )[0][0]
     print(f"{len(sent)} messages, {interrupted} interrupted by the scale-down")
 
 
-def test_logs_are_prefixed_by_replica(mafa_stack: ComposeStack, state: Path) -> None:
-    result = mafa("logs", "sender", "-p", mafa_stack.project, "--tail", "5", state=state)
+def test_logs_are_prefixed_by_replica(cli_stack: ComposeStack, state: Path) -> None:
+    result = mafa("logs", "sender", "-p", cli_stack.project, "--tail", "5", state=state)
     prefixes = {line.split(" | ")[0] for line in result.stdout.splitlines() if " | " in line}
-    assert prefixes == {f"{mafa_stack.project}-sender-1", f"{mafa_stack.project}-sender-2"}
+    assert prefixes == {f"{cli_stack.project}-sender-1", f"{cli_stack.project}-sender-2"}
 
 
 def test_port_in_use_is_refused_before_anything_starts(state: Path) -> None:

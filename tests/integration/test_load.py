@@ -4,36 +4,14 @@ rate holding, thresholds, and locust's distributed mode."""
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mafa_cli.load.plan import messages_accepted, read_stats_csv
-from mafa_cli.stack.secrets import parse_env_file
 from mafa_cli.status import ExitStatus
-from tests.integration.stack import ComposeStack, free_port
-
-
-def mafa(*args: str, state: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MAFA_STATE_DIR": str(state), "COLUMNS": "160"}
-    result = subprocess.run(
-        [sys.executable, "-m", "mafa_cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"mafa {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}"
-        )
-    return result
+from tests.integration.stack import ComposeStack, free_port, mafa, mafa_stack
 
 
 @pytest.fixture(scope="module")
@@ -42,29 +20,9 @@ def load_stack(
 ) -> Iterator[tuple[ComposeStack, Path]]:
     """A 2x2 stack brought up by mafa, quick receivers."""
     state = tmp_path_factory.mktemp("load-state")
-    project = f"mafaload{uuid.uuid4().hex[:6]}"
-    port = free_port()
-    mafa(
-        "up",
-        "-p",
-        project,
-        "--senders",
-        "2",
-        "--receivers",
-        "2",
-        "--port",
-        str(port),
-        "--max-delay",
-        "0.05",
-        "--fail-rate",
-        "0.1",
-        state=state,
-    )
-    values = parse_env_file((state / project / "secrets.env").read_text())
-    try:
-        yield ComposeStack(project=project, settings=values, workdir=workdir, port=port), state
-    finally:
-        mafa("down", "-p", project, "--volumes", state=state, check=False)
+    flags = ("--senders", "2", "--receivers", "2", "--max-delay", "0.05", "--fail-rate", "0.1")
+    with mafa_stack("mafaload", state, workdir, *flags) as stack:
+        yield stack, state
 
 
 def accepted_rows(stack: ComposeStack, run_id: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from mafa_cli.services.db import Database, DatabaseUnavailable
@@ -81,7 +82,7 @@ def create_app(settings: ServiceSettings | None = None) -> Flask:
     db.open()
     db.ensure_schema("mafa.schema.receiver", SCHEMA, settings.startup_timeout_s)
     store = ReceiverStore(db)
-    store.register_node(settings.node_name)
+    store.register_node(settings.node_name, socket.gethostname())
     redis_client = make_client(settings)
     sessions = SessionCounts(redis_client, settings.session_lifetime_s)
     app, _csrf = create_web_app(settings, redis_client, UNAVAILABLE, sessions.touch)

@@ -37,21 +37,30 @@ CREATE TABLE IF NOT EXISTS receiver.attempts (
     at          timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS attempts_message ON receiver.attempts (message_id);
+CREATE INDEX IF NOT EXISTS attempts_node_recent ON receiver.attempts (node, id DESC);
+-- Per-node counters, so the dashboard reads O(nodes) rows whatever the number of messages.
+--   handled: effects committed here; duplicates: deliveries whose effect already existed;
+--   redelivered: deliveries flagged redelivered by the broker; redelivered_elsewhere: attempts
+--   that followed a failed or interrupted attempt on another node.
 CREATE TABLE IF NOT EXISTS receiver.nodes (
-    node            text PRIMARY KEY,
-    handled         bigint NOT NULL DEFAULT 0,
-    failed          bigint NOT NULL DEFAULT 0,
-    interrupted     bigint NOT NULL DEFAULT 0,
-    redelivered     bigint NOT NULL DEFAULT 0,
-    last_handled_at timestamptz,
-    started_at      timestamptz NOT NULL DEFAULT now()
+    node                  text PRIMARY KEY,
+    host                  text,
+    handled               bigint NOT NULL DEFAULT 0,
+    duplicates            bigint NOT NULL DEFAULT 0,
+    failed                bigint NOT NULL DEFAULT 0,
+    interrupted           bigint NOT NULL DEFAULT 0,
+    redelivered           bigint NOT NULL DEFAULT 0,
+    redelivered_elsewhere bigint NOT NULL DEFAULT 0,
+    last_handled_at       timestamptz,
+    last_seen_at          timestamptz NOT NULL DEFAULT now(),
+    started_at            timestamptz NOT NULL DEFAULT now()
 );
 """
 
 # Which per-node counter each outcome adds to (the dashboard reads these: O(nodes) per refresh).
 _COUNTER: dict[Outcome, str] = {
     "processed": "handled",
-    "duplicate": "handled",
+    "duplicate": "duplicates",
     "failed": "failed",
     "interrupted": "interrupted",
 }
@@ -79,11 +88,12 @@ class ReceiverStore:
     def ping(self) -> bool:
         return self._db.ping()
 
-    def register_node(self, node: str) -> None:
+    def register_node(self, node: str, host: str) -> None:
         with self._db.transaction() as cur:
             cur.execute(
-                "INSERT INTO receiver.nodes (node) VALUES (%s) ON CONFLICT (node) DO NOTHING",
-                (node,),
+                "INSERT INTO receiver.nodes (node, host) VALUES (%s, %s)"
+                " ON CONFLICT (node) DO UPDATE SET host = excluded.host",
+                (node, host),
             )
 
     def commit_effect(
@@ -139,13 +149,26 @@ class ReceiverStore:
             " VALUES (%s, %s, %s, %s, %s, %s)",
             (envelope.id, node, attempt, outcome, redelivered, duration_ms),
         )
+        elsewhere = 0
+        if attempt > 1:
+            # Did the broker hand this message to another node than the attempt before? (The
+            # original demo claimed failures were "reassigned to another node": count the truth.)
+            cur.execute(
+                "SELECT node FROM receiver.attempts WHERE message_id = %s AND attempt = %s LIMIT 1",
+                (envelope.id, attempt - 1),
+            )
+            previous = cur.fetchone()
+            elsewhere = int(previous is not None and previous["node"] != node)
         counter = _COUNTER[outcome]
-        last = ", last_handled_at = now()" if counter == "handled" else ""
+        last = ", last_handled_at = now()" if outcome == "processed" else ""
         cur.execute(
-            f"INSERT INTO receiver.nodes AS n (node, {counter}, redelivered) VALUES (%s, 1, %s)"  # noqa: S608 (counter is one of four constants)
+            f"INSERT INTO receiver.nodes AS n (node, {counter}, redelivered, redelivered_elsewhere)"  # noqa: S608 (counter is one of four constants)
+            " VALUES (%s, 1, %s, %s)"
             f" ON CONFLICT (node) DO UPDATE SET {counter} = n.{counter} + 1,"
-            f" redelivered = n.redelivered + excluded.redelivered{last}",
-            (node, int(redelivered)),
+            " redelivered = n.redelivered + excluded.redelivered,"
+            " redelivered_elsewhere = n.redelivered_elsewhere + excluded.redelivered_elsewhere,"
+            f" last_seen_at = now(){last}",
+            (node, int(redelivered), elsewhere),
         )
 
     def page(self, node: str, limit: int = 20) -> tuple[NodeStats, list[ProcessedRow]]:

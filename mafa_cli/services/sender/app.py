@@ -8,6 +8,7 @@ with the reason, and the row says 'failed'.
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -235,7 +236,7 @@ def create_app(settings: ServiceSettings | None = None) -> Flask:
     db.open()
     db.ensure_schema("mafa.schema.sender", SCHEMA, settings.startup_timeout_s)
     store = SenderStore(db)
-    store.register_node(settings.node_name)
+    store.register_node(settings.node_name, socket.gethostname())
     redis_client = make_client(settings)
     sessions = SessionCounts(redis_client, settings.session_lifetime_s)
     sender = Sender(settings, store, Publisher(settings), sessions)

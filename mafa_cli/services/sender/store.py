@@ -32,6 +32,7 @@ CREATE INDEX IF NOT EXISTS messages_accepted_recent
 CREATE INDEX IF NOT EXISTS messages_run ON sender.messages (run_id) WHERE run_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS sender.nodes (
     node             text PRIMARY KEY,
+    host             text,
     accepted         bigint NOT NULL DEFAULT 0,
     last_accepted_at timestamptz,
     started_at       timestamptz NOT NULL DEFAULT now()
@@ -60,11 +61,12 @@ class SenderStore:
     def ping(self) -> bool:
         return self._db.ping()
 
-    def register_node(self, node: str) -> None:
+    def register_node(self, node: str, host: str) -> None:
         with self._db.transaction() as cur:
             cur.execute(
-                "INSERT INTO sender.nodes (node) VALUES (%s) ON CONFLICT (node) DO NOTHING",
-                (node,),
+                "INSERT INTO sender.nodes (node, host) VALUES (%s, %s)"
+                " ON CONFLICT (node) DO UPDATE SET host = excluded.host",
+                (node, host),
             )
 
     def begin(self, envelope: Envelope, session_id: str | None) -> None:

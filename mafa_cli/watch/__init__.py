@@ -1,0 +1,1 @@
+"""`mafa watch`: collectors (all I/O) -> snapshot (pure data) -> view (pure render) -> live loop."""

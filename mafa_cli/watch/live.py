@@ -1,0 +1,87 @@
+"""The watch loop: collect, keep history, render (or print a line, or JSON), record, repeat."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from mafa_cli.errors import UsageError
+from mafa_cli.ui import Console, Live
+from mafa_cli.watch.collectors import Collector
+from mafa_cli.watch.snapshot import History, Snapshot
+from mafa_cli.watch.view import plain_line, render
+
+
+def _record(path: Path | None, snapshot: Snapshot) -> None:
+    if path is None:
+        return
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(snapshot.to_json(), separators=(",", ":")) + "\n")
+
+
+def check_record_path(path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.open("a").close()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the record to {path}: {exc.strerror}",
+            hint="choose a file you can write with --record",
+        ) from None
+
+
+def watch(
+    project: str,
+    out: Console,
+    interval_s: float,
+    once: bool,
+    as_json: bool,
+    record: Path | None,
+    duration_s: float | None = None,
+) -> Snapshot:
+    """Run until Ctrl-C (or `duration_s`, or after one snapshot with `once`); return the last."""
+    check_record_path(record)
+    collector = Collector(project)
+    history = History()
+    try:
+        if once:
+            # Two readings: CPU shares and "at rest" both compare consecutive samples.
+            history.add(collector.collect())
+            time.sleep(min(interval_s, 1.0))
+            snapshot = collector.collect()
+            history.add(snapshot)
+            _record(record, snapshot)
+            if as_json:
+                out.print_json(json.dumps(snapshot.to_json()))
+            else:
+                out.print(render(snapshot, history, out.width))
+            return snapshot
+        started = time.monotonic()
+        live = Live(console=out, auto_refresh=False, screen=False) if out.is_terminal else None
+        if live is not None:
+            live.start()
+        try:
+            while True:
+                tick = time.monotonic()
+                snapshot = collector.collect()
+                history.add(snapshot)
+                _record(record, snapshot)
+                if as_json:
+                    out.print(json.dumps(snapshot.to_json()), soft_wrap=True)
+                elif live is not None:
+                    live.update(render(snapshot, history, out.width), refresh=True)
+                else:
+                    out.print(plain_line(snapshot))
+                if duration_s is not None and time.monotonic() - started >= duration_s:
+                    return snapshot
+                time.sleep(max(0.0, interval_s - (time.monotonic() - tick)))
+        except KeyboardInterrupt:
+            return snapshot
+        finally:
+            if live is not None:
+                live.stop()
+    finally:
+        collector.close()

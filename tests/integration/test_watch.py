@@ -1,0 +1,155 @@
+"""`mafa watch` against a real stack: the JSON snapshot tells the truth about redeliveries,
+receivers, sessions and the ledger; a stopped receiver shows; the live view, captured from tmux
+at 100x40 and 80x24 during a load run, renders whole."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.stack import ARTIFACTS, ROOT, ComposeStack, mafa, mafa_stack, wait_for
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("watch-state")
+
+
+@pytest.fixture(scope="module")
+def watched(state: Path, workdir: Path) -> Iterator[ComposeStack]:
+    flags = ("--senders", "2", "--receivers", "3", "--max-delay", "0.2", "--fail-rate", "0.5")
+    with mafa_stack("mafawatch", state, workdir, *flags) as stack:
+        yield stack
+
+
+def snapshot(stack: ComposeStack, state: Path) -> dict:  # type: ignore[type-arg]
+    result = mafa("watch", "-p", stack.project, "--once", "--json", state=state)
+    return dict(json.loads(result.stdout))
+
+
+def test_snapshot_after_a_trickle(watched: ComposeStack, state: Path, tmp_path: Path) -> None:
+    client = requests.Session()
+    client.get(f"{watched.url}/", timeout=10)  # a session, as a person's browser would have
+    for i in range(40):
+        assert (
+            client.post(f"{watched.url}/api/messages", json={"message": f"t{i}"}).status_code == 202
+        )
+        time.sleep(0.05)
+    watched.wait_drained()
+    record = tmp_path / "watch.jsonl"
+    result = mafa(
+        "watch", "-p", watched.project, "--once", "--json", "--record", str(record), state=state
+    )
+    data = json.loads(result.stdout)
+    assert data["stale"] == {}, data["stale"]
+    assert data["redeliveries"] > 0
+    assert sum(1 for r in data["receivers"] if r["handled"] > 0) >= 2
+    assert sum(r["handled"] for r in data["receivers"]) >= 40
+    assert data["active_sessions"] >= 1
+    ledger = data["ledger"]
+    assert ledger["accepted"] >= 40
+    assert ledger["at_rest"] is True
+    assert ledger["lost"] == 0
+    assert ledger["accepted"] == ledger["processed"] + ledger["parked"]
+    assert {s["container"] for s in data["senders"]} == {
+        f"{watched.project}-sender-1",
+        f"{watched.project}-sender-2",
+    }
+    assert all(s["requests"] is not None and s["requests"] > 0 for s in data["senders"])
+    assert len(data["containers"]) == 9
+    assert all(c["memory_mib"] and c["memory_mib"] > 0 for c in data["containers"])
+    assert (
+        json.loads(record.read_text().splitlines()[-1])["ledger"]["accepted"] == ledger["accepted"]
+    )
+
+
+def test_a_stopped_receiver_shows(watched: ComposeStack, state: Path) -> None:
+    (victim,) = [c for c in watched.containers("receiver") if c["Name"].endswith("-receiver-3")]
+    subprocess.run(["docker", "stop", victim["Id"]], check=True, capture_output=True)
+    try:
+        data = snapshot(watched, state)
+        row = next(c for c in data["containers"] if c["name"].endswith("-receiver-3"))
+        assert row["state"] == "exited"
+        wait_for(
+            lambda: snapshot(watched, state)["queue"]["consumers"] == 4, 20, "consumers to drop"
+        )
+    finally:
+        subprocess.run(["docker", "start", victim["Id"]], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize(("width", "height"), [(100, 40), (80, 24)])
+def test_live_view_in_tmux(watched: ComposeStack, state: Path, width: int, height: int) -> None:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed (scripts/setup-host installs it)")
+    session = f"mafawatch{width}"
+    load = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mafa_cli",
+            "load",
+            "-p",
+            watched.project,
+            "--users",
+            "5",
+            "--duration",
+            "25s",
+            "--report",
+            str(ARTIFACTS / f"watch-load-{width}"),
+        ],
+        env={"MAFA_STATE_DIR": str(state), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    command = (
+        # No COLUMNS/LINES from whoever started the tmux server: the pane's size must rule.
+        f"env -u COLUMNS -u LINES MAFA_STATE_DIR={state} {sys.executable} -m mafa_cli watch "
+        f"-p {watched.project} "
+        "--interval 1s"
+    )
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            "-c",
+            str(ROOT),
+            command,
+        ],
+        check=True,
+    )
+    try:
+        time.sleep(12)
+        screen = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        load.wait(timeout=60)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"watch-{width}x{height}.txt").write_text(screen)
+    lines = screen.splitlines()
+    assert all(len(line) <= width for line in lines)
+    assert f"mafa watch · {watched.project}" in screen
+    assert "ledger" in screen
+    assert "queue   ready" in screen
+    assert "receivers" in screen
+    assert "load     run-" in screen or height < 30, "the load run shows on a tall terminal"
+    assert "Traceback" not in screen
