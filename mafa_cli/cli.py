@@ -19,10 +19,16 @@ from mafa_cli.config import (
     default_compose_file,
 )
 from mafa_cli.errors import MafaError, UsageError
+from mafa_cli.ledger import LedgerReport
+from mafa_cli.ledger import collect as compute_ledger
 from mafa_cli.load.runner import LoadResult
 from mafa_cli.load.runner import run as run_load
 from mafa_cli.load.settings import load_settings
+from mafa_cli.proof import ChaosSettings, ProofResult, SmokeSettings, queue_pending
+from mafa_cli.proof import chaos as run_chaos
+from mafa_cli.proof import smoke as run_smoke
 from mafa_cli.stack import operations
+from mafa_cli.stack.access import StackClient
 from mafa_cli.status import ExitStatus
 from mafa_cli.watch.live import watch as live_watch
 
@@ -285,15 +291,157 @@ def watch(
 
     def action() -> None:
         check_project(project)
-        try:
-            interval_s = units.parse_duration(interval)
-        except ValueError as exc:
-            raise UsageError(f"--interval: {exc}", hint="e.g. --interval 1s") from None
+        interval_s = _duration("--interval", interval)
         if not 0.2 <= interval_s <= 3600:
             raise UsageError(f"--interval {interval} is out of range", hint="use 200ms..1h")
         live_watch(project, out, interval_s, once, as_json, record)
 
     run(action)
+
+
+@app.command("ledger")
+def ledger_command(
+    project: Project = "mafa",
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run's messages.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The end-to-end account: accepted, processed, parked, pending, lost, unexpected.
+
+    Exit 0 when it balances, 10 when it does not, 11 while messages are still pending.
+    Example: mafa ledger --run run-20261129T120000-ab12
+    """
+    out = ui.console()
+
+    def action() -> LedgerReport:
+        check_project(project)
+        client = StackClient(project)
+        try:
+            pending = queue_pending(client)
+            with client.database().transaction() as cur:
+                return compute_ledger(
+                    cur, run_id, set(client.dead_lettered()), 1 if pending is None else pending
+                )
+        except (OSError, RuntimeError) as exc:
+            raise MafaError(
+                f"cannot read the stack's figures: {exc}",
+                hint=f"is it up? `mafa status -p {project}`",
+            ) from None
+        finally:
+            client.close()
+
+    report = run(action)
+    _show_verdict(out, report, f"ledger of {run_id or 'all messages'}", as_json)
+
+
+def _show_verdict(out: ui.Console, report: LedgerReport, title: str, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        out.print(ui.verdict_table(report, title))
+        out.print(ui.verdict_line(report))
+    if not report.conclusive:
+        raise typer.Exit(int(ExitStatus.INCONCLUSIVE))
+    if not report.ok:
+        raise typer.Exit(int(ExitStatus.NOT_PROVEN))
+
+
+@app.command()
+def smoke(
+    project: Project = "mafasmoke",
+    senders: Annotated[int, typer.Option(help="Sender replicas.")] = 2,
+    receivers: Annotated[int, typer.Option(help="Receiver replicas.")] = 3,
+    messages: Annotated[int, typer.Option(help="Messages to send.")] = 500,
+    fail_rate: Annotated[float, typer.Option(help="Chance a delivery attempt fails.")] = 0.2,
+    max_delay: Annotated[float, typer.Option(help="Receiver work: random 0..S seconds.")] = 0.2,
+    timeout: Annotated[str, typer.Option(help="How long the queue may take to drain.")] = "120s",
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the stack running.")] = False,
+    junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML result here.")] = None,
+    port: Annotated[int, typer.Option(help="Balancer port.")] = 8089,
+    images: Annotated[
+        str, typer.Option(envvar="MAFA_IMAGES", help="auto|official|offline")
+    ] = "auto",
+) -> None:
+    """For CI: a stack, messages through the balancer, a drained queue, the ledger's verdict.
+
+    Exit 0 only when nothing was lost, nothing unexpected, no effect twice.
+    Example: mafa smoke --messages 1000 --junit smoke.xml
+    """
+    out = ui.console()
+
+    def action() -> ProofResult:
+        check_project(project)
+        for flag, value in (("--senders", senders), ("--receivers", receivers)):
+            check_replicas(flag, value)
+        settings = SmokeSettings(
+            project=project,
+            senders=senders,
+            receivers=receivers,
+            messages=messages,
+            fail_rate=fail_rate,
+            max_delay_s=max_delay,
+            timeout_s=_duration("--timeout", timeout),
+            keep=keep,
+            junit=junit,
+            port=port,
+            images=images,
+        )
+        reporter = ui.RichReporter(out)
+        with reporter.live():
+            return run_smoke(settings, reporter)
+
+    result = run(action)
+    out.print(f"smoke run {result.run_id}: {result.seconds:.0f}s")
+    if junit is not None:
+        out.print(f"JUnit result: {junit}")
+    _show_verdict(out, result.report, f"smoke {result.run_id}", as_json=False)
+
+
+@app.command()
+def chaos(
+    project: Project = "mafa",
+    kill: Annotated[
+        str, typer.Option(help="receiver, sender, rabbitmq, postgres or redis.")
+    ] = "receiver",
+    action_: Annotated[
+        str, typer.Option("--action", help="kill (SIGKILL, then start) or restart (graceful).")
+    ] = "kill",
+    every: Annotated[str, typer.Option(help="Time between faults.")] = "10s",
+    duration: Annotated[str, typer.Option(help="How long faults are injected.")] = "60s",
+    rate: Annotated[float, typer.Option(help="Messages/s sent meanwhile.")] = 20.0,
+    timeout: Annotated[str, typer.Option(help="How long the queue may take to drain.")] = "120s",
+) -> None:
+    """Kill or restart a service's containers on a schedule while messages flow; then the verdict.
+
+    Faults are recorded (`mafa watch` shows them). Exit 0 only when nothing was lost.
+    Example: mafa chaos --kill receiver --every 10s --duration 60s
+    """
+    out = ui.console()
+
+    def action() -> ProofResult:
+        check_project(project)
+        settings = ChaosSettings(
+            project=project,
+            target=kill,
+            action=action_,
+            every_s=_duration("--every", every),
+            duration_s=_duration("--duration", duration),
+            rate=rate,
+            timeout_s=_duration("--timeout", timeout),
+        )
+        reporter = ui.RichReporter(out)
+        with reporter.live():
+            return run_chaos(settings, reporter)
+
+    result = run(action)
+    out.print(f"chaos run {result.run_id}: {len(result.faults)} faults in {result.seconds:.0f}s")
+    _show_verdict(out, result.report, f"chaos {result.run_id}", as_json=False)
+
+
+def _duration(flag: str, value: str) -> float:
+    try:
+        return units.parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}", hint=f"e.g. {flag} 30s") from None
 
 
 @app.command()

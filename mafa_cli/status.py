@@ -16,4 +16,6 @@ class ExitStatus(IntEnum):
     UNHEALTHY = 7  # a service did not become healthy, or the stack is not healthy
     NOT_FOUND = 8  # no such project or service
     THRESHOLD = 9  # a load run broke a threshold (--max-fail-ratio, --max-p95-ms)
+    NOT_PROVEN = 10  # the ledger does not balance: lost, unexpected or duplicate effects
+    INCONCLUSIVE = 11  # messages still pending: wait for the queue to drain
     INTERRUPTED = 130  # Ctrl-C

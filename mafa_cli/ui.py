@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mafa_cli.errors import MafaError
+from mafa_cli.ledger import LedgerReport
 from mafa_cli.load.runner import LiveStats, LoadResult
 from mafa_cli.services.nodes import colour_of
 from mafa_cli.stack.operations import DownResult, StatusRow, UpResult
@@ -206,3 +207,43 @@ def load_summary(out: Console, result: LoadResult) -> None:
     out.print(f"report: {result.settings.report_dir}/ ({', '.join(p.name for p in result.files)})")
     for reason in result.broken:
         out.print(f"[bold red]threshold broken:[/] {escape(reason)}")
+
+
+def verdict_table(report: LedgerReport, title: str) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("check")
+    table.add_column("value", justify="right")
+    table.add_column("")
+
+    def mark(ok: bool) -> Text:
+        return Text("ok", style="green") if ok else Text("FAIL", style="bold red")
+
+    rows: list[tuple[str, int, Text | str]] = [
+        ("accepted (broker-confirmed)", report.accepted, ""),
+        ("processed (effect committed once)", report.processed_of_accepted, ""),
+        ("parked (dead-lettered)", report.parked, ""),
+        ("pending (queued or in flight)", report.pending, mark(report.conclusive)),
+        ("lost", report.lost, mark(report.lost == 0)),
+        ("unexpected (effect, never accepted)", report.unexpected, mark(report.unexpected == 0)),
+        ("duplicate effects", report.duplicate_effects, mark(report.duplicate_effects == 0)),
+        ("refused (503, not accepted)", report.refused, ""),
+        ("unconfirmed (503, outcome unknown)", report.unconfirmed, ""),
+        ("  of which processed", report.unconfirmed_processed, ""),
+        ("deliveries", report.deliveries, ""),
+        ("  failed attempts", report.failed_attempts, ""),
+        ("  interrupted (handed back)", report.interrupted_attempts, ""),
+        ("  unrecorded (receiver killed)", report.unrecorded_deliveries, ""),
+        ("  duplicate deliveries (no 2nd effect)", report.duplicate_deliveries, ""),
+        ("  went to another node", report.elsewhere, ""),
+    ]
+    for name, value, status in rows:
+        table.add_row(name, f"{value:,}", status)
+    return table
+
+
+def verdict_line(report: LedgerReport) -> str:
+    if report.ok:
+        return "[bold green]verdict: nothing lost[/] (every accepted message processed or parked)"
+    if not report.conclusive:
+        return f"[bold yellow]verdict: not conclusive[/] ({report.pending} still pending)"
+    return "[bold red]verdict: NOT PROVEN[/] (see the FAIL rows)"

@@ -32,6 +32,11 @@ class BrokerUnavailable(RuntimeError):
     """RabbitMQ cannot be reached; nothing was published."""
 
 
+class PublishUncertain(BrokerUnavailable):
+    """The connection broke after the message was handed to it and before the broker confirmed:
+    it may or may not be in the queue. Nobody can tell; the answer must not pretend to."""
+
+
 class PublishRefused(RuntimeError):
     """The broker answered but did not take the message (nack, or no queue to route it to)."""
 
@@ -121,9 +126,16 @@ class Publisher:
         # A stale connection (closed by the broker while idle, or across a broker restart) fails
         # on first use: reconnect once. If the first try did reach the broker, the message is
         # there twice under one id; receivers' effects are idempotent on the id.
+        sent = False  # has a try handed the message to a connection?
         for attempt in (1, 2):
-            channel = self._channel()
             try:
+                channel = self._channel()
+            except BrokerUnavailable as exc:
+                if sent:
+                    raise PublishUncertain(str(exc)) from exc
+                raise
+            try:
+                sent = True
                 channel.basic_publish(
                     exchange="",
                     routing_key=QUEUE,
@@ -139,7 +151,9 @@ class Publisher:
             except _BROKEN as exc:
                 self._drop()
                 if attempt == 2:
-                    raise BrokerUnavailable(f"message broker connection lost: {exc!r}") from exc
+                    raise PublishUncertain(
+                        f"the broker connection broke before it confirmed: {exc!r}"
+                    ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:

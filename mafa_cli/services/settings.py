@@ -95,6 +95,14 @@ class ServiceSettings:
     )
     web_workers: int = field(default=2, metadata=_doc("MAFA_WEB_WORKERS", "gunicorn processes"))
     web_threads: int = field(default=8, metadata=_doc("MAFA_WEB_THREADS", "threads per process"))
+    unsafe_ack_before_commit: bool = field(
+        default=False,
+        metadata=_doc(
+            "MAFA_UNSAFE_ACK_BEFORE_COMMIT",
+            "TESTS ONLY: ack on delivery, before the work: failures then lose messages, "
+            "which proves the ledger can fail",
+        ),
+    )
     startup_timeout_s: float = field(
         default=120.0,
         metadata=_doc("MAFA_STARTUP_TIMEOUT", "how long to wait for dependencies at start"),
@@ -152,6 +160,10 @@ class ServiceSettings:
 
 
 def _convert(type_name: object, raw: str) -> object:
+    if type_name == "bool":
+        if raw.lower() not in ("1", "0", "true", "false", "yes", "no", ""):
+            raise ValueError(raw)
+        return raw.lower() in ("1", "true", "yes")
     if type_name == "int":
         return int(raw)
     if type_name == "float":

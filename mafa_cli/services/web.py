@@ -209,7 +209,10 @@ def create_app(
     def server_error(exc: InternalServerError) -> Response:
         original = exc.original_exception
         if isinstance(original, unavailable):
-            return error_response(503, f"a dependency is unavailable: {original}")
+            reason = f"a dependency is unavailable: {original}"
+            if type(original).__name__ == "PublishUncertain":
+                reason += ". The message may or may not be processed: the broker did not confirm it"
+            return error_response(503, reason)
         log.error("unhandled error", exc_info=original)
         return error_response(500, "internal error (logged on the node)")
 

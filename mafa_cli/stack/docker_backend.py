@@ -299,6 +299,21 @@ class DockerBackend:
                 ) from None
             raise MafaError(f"cannot start {name or container_id[:12]}: {text}") from None
 
+    def kill(self, container_id: str) -> None:
+        """SIGKILL: no chance to finish or hand work back (a crash, for `mafa chaos`)."""
+        try:
+            self._api.kill(container_id, signal="SIGKILL")
+        except docker.errors.APIError as exc:
+            raise MafaError(f"cannot kill {container_id[:12]}: {exc.explanation or exc}") from None
+
+    def restart(self, container_id: str, grace_s: float) -> None:
+        try:
+            self._api.restart(container_id, timeout=int(grace_s))
+        except docker.errors.APIError as exc:
+            raise MafaError(
+                f"cannot restart {container_id[:12]}: {exc.explanation or exc}"
+            ) from None
+
     def stop_and_remove(self, container_id: str, grace_s: float) -> None:
         """SIGTERM, `grace_s` to finish (receivers requeue in-flight work), then remove."""
         with contextlib.suppress(docker.errors.NotFound):

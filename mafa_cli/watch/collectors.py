@@ -6,24 +6,19 @@ O(messages). A source that fails marks its panel stale with the reason and keeps
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import threading
-import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mafa_cli.errors import NotFound
 from mafa_cli.load.plan import read_stats_csv, user_counts
 from mafa_cli.load.runner import load_state_file
-from mafa_cli.services.db import Database
-from mafa_cli.services.sessions import SessionCounts, connect
-from mafa_cli.services.settings import conninfo
 from mafa_cli.stack import secrets
+from mafa_cli.stack.access import StackClient
 from mafa_cli.stack.docker_backend import ContainerInfo, DockerBackend
 from mafa_cli.watch import parse
 from mafa_cli.watch.snapshot import (
@@ -56,67 +51,15 @@ SENDERS_SQL = "SELECT node, host, accepted FROM sender.nodes ORDER BY node"
 
 
 class Collector:
-    def __init__(self, project: str, backend: DockerBackend | None = None) -> None:
+    def __init__(self, project: str, client: StackClient | None = None) -> None:
         self.project = project
-        self._backend = backend or DockerBackend.connect()
-        path = secrets.secrets_file(project)
-        if not path.exists():
-            raise NotFound(
-                f"no stack named {project!r} was brought up by mafa here",
-                hint="bring it up with `mafa up`, or choose it with --project",
-            )
-        self._secrets = secrets.parse_env_file(path.read_text())
-        self._db: Database | None = None
-        self._db_host: str | None = None
-        self._sessions: SessionCounts | None = None
-        self._redis_host: str | None = None
-        self._samplers = ResourceSamplers(self._backend)
+        self._client = client or StackClient(project)
+        self._samplers = ResourceSamplers(self._client.backend)
         self._last = Snapshot(project=project, taken_at=datetime.now(UTC))
         self._accepted_before: int | None = None
 
-    # connections, re-made when a container comes back on another address ------------------
-
-    def _database(self, host: str) -> Database:
-        if self._db is None or host != self._db_host:
-            if self._db is not None:
-                self._db.close()
-            self._db = Database(
-                conninfo(
-                    host,
-                    5432,
-                    "mafa",
-                    "postgres",
-                    self._secrets["MAFA_POSTGRES_PASSWORD"],
-                    "mafa-watch",
-                ),
-                max_size=2,
-                timeout_s=2.0,
-            )
-            self._db.open()
-            self._db_host = host
-        return self._db
-
-    def _session_counts(self, host: str) -> SessionCounts:
-        if self._sessions is None or host != self._redis_host:
-            client = connect(host, 6379, self._secrets["MAFA_REDIS_PASSWORD"])
-            self._sessions = SessionCounts(client, lifetime_s=60)
-            self._redis_host = host
-        return self._sessions
-
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-
-    # reading -----------------------------------------------------------------------------------
-
-    def _http_json(self, url: str, password_key: str | None = None) -> Any:
-        request = urllib.request.Request(url)  # noqa: S310 (http URL on the stack's network)
-        if password_key:
-            token = base64.b64encode(f"mafa:{self._secrets[password_key]}".encode()).decode()
-            request.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as answer:  # noqa: S310
-            body = answer.read().decode("utf-8")
-        return json.loads(body) if password_key else body
+        self._client.close()
 
     def collect(self) -> Snapshot:
         """One snapshot; never raises for a failing source (that panel goes stale)."""
@@ -131,29 +74,24 @@ class Collector:
                 return fallback
 
         no_containers: list[ContainerInfo] = []
-        containers = attempt(
-            "containers", lambda: self._backend.containers(self.project), no_containers
-        )
-        ip = {c.service: c.ip for c in containers if c.ip and c.state == "running"}
+        containers = attempt("containers", self._client.refresh, no_containers)
         by_ip = {c.ip: c for c in containers if c.ip}
         by_host = {c.id[:12]: c.name for c in containers}
 
         nothing_in_flight: dict[str, int] = {}
-        queue, in_flight = attempt(
-            "queue", lambda: self._read_queue(ip), (previous.queue, nothing_in_flight)
-        )
+        queue, in_flight = attempt("queue", self._read_queue, (previous.queue, nothing_in_flight))
         receivers, senders_db = attempt(
             "database",
-            lambda: self._read_nodes(ip),
+            self._read_nodes,
             (
                 list(previous.receivers),
                 [(s.node, s.container, s.accepted) for s in previous.senders],
             ),
         )
-        balancer = attempt("balancer", lambda: self._read_balancer(ip), None)
+        balancer = attempt("balancer", self._read_balancer, None)
         sessions = attempt(
             "sessions",
-            lambda: self._session_counts(self._need(ip, "redis")).active(),
+            lambda: self._client.sessions().active(),
             previous.active_sessions,
         )
         receiver_rows = tuple(
@@ -204,29 +142,17 @@ class Collector:
         self._last = snapshot
         return snapshot
 
-    @staticmethod
-    def _need(ip: dict[str, str], service: str) -> str:
-        address = ip.get(service)
-        if not address:
-            raise ConnectionError(f"{service} is not running")
-        return address
-
-    def _read_queue(self, ip: dict[str, str]) -> tuple[QueueFigures, dict[str, int]]:
-        base = f"http://{self._need(ip, 'rabbitmq')}:15672/api"
-        key = "MAFA_RABBITMQ_PASSWORD"
-        work = self._http_json(f"{base}/queues/%2F/messages", key)
-        dead = self._http_json(f"{base}/queues/%2F/messages.dead", key)
-        connections = self._http_json(f"{base}/connections?columns=name,client_properties", key)
-        channels = self._http_json(
-            f"{base}/channels?columns=connection_details,messages_unacknowledged", key
+    def _read_queue(self) -> tuple[QueueFigures, dict[str, int]]:
+        work = self._client.queue("messages")
+        dead = self._client.queue("messages.dead")
+        connections = self._client.rabbit("connections?columns=name,client_properties")
+        channels = self._client.rabbit(
+            "channels?columns=connection_details,messages_unacknowledged"
         )
         return parse.queue_figures(work, dead), parse.unacked_by_node(connections, channels)
 
-    def _read_nodes(
-        self, ip: dict[str, str]
-    ) -> tuple[list[ReceiverRow], list[tuple[str, str | None, int]]]:
-        db = self._database(self._need(ip, "postgres"))
-        with db.transaction() as cur:
+    def _read_nodes(self) -> tuple[list[ReceiverRow], list[tuple[str, str | None, int]]]:
+        with self._client.database().transaction() as cur:
             cur.execute(RECEIVERS_SQL, (RECENT_ATTEMPTS,))
             receivers = [
                 ReceiverRow(
@@ -249,9 +175,8 @@ class Collector:
             senders = [(r["node"], r["host"], int(r["accepted"])) for r in cur.fetchall()]
         return receivers, senders
 
-    def _read_balancer(self, ip: dict[str, str]) -> list[parse.BalancerServer]:
-        text = self._http_json(f"http://{self._need(ip, 'haproxy')}:8404/stats;csv")
-        return parse.haproxy_servers(str(text), "senders")
+    def _read_balancer(self) -> list[parse.BalancerServer]:
+        return parse.haproxy_servers(self._client.balancer_stats(), "senders")
 
     @staticmethod
     def _senders(

@@ -48,6 +48,9 @@ class ReceiverWorker:
             return
         node = self.settings.node_name
         attempt = delivery.delivery_count + 1
+        unsafe = self.settings.unsafe_ack_before_commit
+        if unsafe:
+            delivery.ack()  # the deliberate fault: the broker forgets the message now
         with self._rng_lock:
             plan = self.policy.next_attempt(self._rng)
         started = time.monotonic()
@@ -64,13 +67,18 @@ class ReceiverWorker:
 
         if interrupted:
             record("interrupted")
-            delivery.requeue()
+            if not unsafe:
+                delivery.requeue()
             return
         if plan.fails:
             record("failed")
-            delivery.requeue()
+            if not unsafe:
+                delivery.requeue()
             return
-        if self._commit(envelope, node, attempt, delivery.redelivered, duration_ms):
+        committed = self._commit(envelope, node, attempt, delivery.redelivered, duration_ms)
+        if unsafe:
+            return
+        if committed:
             delivery.ack()
         else:
             delivery.requeue()

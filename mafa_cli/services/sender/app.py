@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-from mafa_cli.services.amqp import BrokerUnavailable, Publisher, PublishRefused
+from mafa_cli.services.amqp import BrokerUnavailable, Publisher, PublishRefused, PublishUncertain
 from mafa_cli.services.db import Database, DatabaseUnavailable
 from mafa_cli.services.messages import (
     Envelope,
@@ -83,9 +83,9 @@ class Sender:
         self.store.begin(envelope, sid)
         try:
             self.publisher.publish(str(envelope.id), envelope.to_bytes(), run_id)
-        except (BrokerUnavailable, PublishRefused):
+        except (BrokerUnavailable, PublishRefused) as exc:
             try:
-                self.store.mark_failed(envelope.id)
+                self.store.mark_failed(envelope.id, uncertain=isinstance(exc, PublishUncertain))
             except DatabaseUnavailable:
                 log.warning("message %s not published and not marked failed", envelope.id)
             raise

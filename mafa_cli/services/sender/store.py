@@ -1,7 +1,9 @@
 """The sender's rows (schema `sender`): every message it was asked to publish, with its fate.
 
 A row is written as 'publishing' before the publish and becomes 'accepted' once the broker has
-confirmed it (or 'failed'), so no message is ever in the queue without a row naming it, and the
+confirmed it; 'failed' when the broker surely does not have it (no connection, nack, unroutable);
+'unconfirmed' when the connection broke between handing it over and the confirm (it may be in the
+queue: nobody can know). So no message is ever in the queue without a row naming it, and the
 ledger can tell accepted messages from ones that never made it.
 """
 
@@ -23,7 +25,8 @@ CREATE TABLE IF NOT EXISTS sender.messages (
     node        text NOT NULL,
     session_id  text,
     run_id      text,
-    status      text NOT NULL CHECK (status IN ('publishing', 'accepted', 'failed')),
+    status      text NOT NULL
+                CHECK (status IN ('publishing', 'accepted', 'failed', 'unconfirmed')),
     created_at  timestamptz NOT NULL DEFAULT now(),
     accepted_at timestamptz
 );
@@ -96,16 +99,12 @@ class SenderStore:
         accepted_at: datetime = row["accepted_at"]
         return accepted_at
 
-    def mark_failed(self, message_id: UUID) -> None:
-        with self._db.transaction() as cur:
-            cur.execute("UPDATE sender.messages SET status = 'failed' WHERE id = %s", (message_id,))
-
-    def node_stats(self, node: str) -> NodeStats:
+    def mark_failed(self, message_id: UUID, uncertain: bool = False) -> None:
+        status = "unconfirmed" if uncertain else "failed"
         with self._db.transaction() as cur:
             cur.execute(
-                "SELECT accepted, last_accepted_at FROM sender.nodes WHERE node = %s", (node,)
+                "UPDATE sender.messages SET status = %s WHERE id = %s", (status, message_id)
             )
-            return self._stats(cur.fetchone())
 
     def page(self, node: str, limit: int = 20) -> tuple[NodeStats, list[MessageRow]]:
         """This node's counters and the latest accepted messages of all nodes (index scan)."""

@@ -1,0 +1,164 @@
+"""The end-to-end account of a run (or of everything): what was accepted, processed, parked,
+still pending, lost or unexpected, and how many deliveries it took. Modelled on the total-queue
+check of RabbitMQ's own Jepsen tests: every message the senders answered "accepted" must end
+processed exactly once in effect, or parked in the dead-letter queue.
+
+`compute` is pure (figures in, verdict out); `collect` runs the queries, O(messages of the run)
+with indexes, and reads the dead-letter queue's message ids from the management API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mafa_cli.services.db import Cursor
+
+COUNTS_SQL = """
+SELECT count(*) FILTER (WHERE status = 'accepted')    AS accepted,
+       count(*) FILTER (WHERE status = 'publishing')  AS publishing,
+       count(*) FILTER (WHERE status = 'failed')      AS refused,
+       count(*) FILTER (WHERE status = 'unconfirmed') AS unconfirmed
+FROM sender.messages WHERE (%(run)s::text IS NULL OR run_id = %(run)s)
+"""
+# Accepted (or confirmed but not yet marked: 'publishing') and with no effect: candidates for
+# lost, unless parked or still pending.
+MISSING_SQL = """
+SELECT m.id::text AS id, m.status
+FROM sender.messages m
+LEFT JOIN receiver.processed p ON p.message_id = m.id
+WHERE m.status IN ('accepted', 'publishing') AND p.message_id IS NULL
+  AND (%(run)s::text IS NULL OR m.run_id = %(run)s)
+"""
+# Effects with no accepted message behind them: never sent, or answered "not accepted".
+PROCESSED_SQL = """
+SELECT count(*) AS processed,
+       count(*) - count(DISTINCT p.message_id) AS duplicate_effects,
+       count(*) FILTER (WHERE m.id IS NULL OR m.status = 'failed') AS unexpected,
+       count(*) FILTER (WHERE m.status = 'publishing') AS late_accepted,
+       count(*) FILTER (WHERE m.status = 'unconfirmed') AS unconfirmed_processed
+FROM receiver.processed p
+LEFT JOIN sender.messages m ON m.id = p.message_id
+WHERE (%(run)s::text IS NULL OR p.run_id = %(run)s)
+"""
+ATTEMPTS_SQL = """
+WITH run_attempts AS (
+    SELECT a.message_id, a.attempt, a.outcome, a.node,
+           lag(a.node) OVER (PARTITION BY a.message_id ORDER BY a.attempt) AS previous_node
+    FROM receiver.attempts a
+    WHERE %(run)s::text IS NULL OR a.message_id IN (
+        SELECT id FROM sender.messages WHERE run_id = %(run)s)
+), per_message AS (
+    SELECT message_id, max(attempt) AS deliveries, count(*) AS recorded
+    FROM run_attempts GROUP BY message_id
+)
+SELECT
+    (SELECT coalesce(sum(deliveries), 0) FROM per_message) AS deliveries,
+    (SELECT coalesce(sum(deliveries - recorded), 0) FROM per_message) AS unrecorded,
+    count(*) FILTER (WHERE outcome = 'failed') AS failed,
+    count(*) FILTER (WHERE outcome = 'interrupted') AS interrupted,
+    count(*) FILTER (WHERE outcome = 'duplicate') AS duplicate_deliveries,
+    count(*) FILTER (WHERE previous_node IS NOT NULL AND previous_node <> node) AS elsewhere
+FROM run_attempts
+"""
+
+
+@dataclass(frozen=True)
+class LedgerReport:
+    run_id: str | None
+    accepted: int  # answered "accepted" (broker-confirmed), plus confirmed-but-unmarked ones
+    processed: int  # distinct message ids with a committed effect
+    parked: int  # accepted messages in the dead-letter queue
+    pending: int  # messages still in the work queue or in flight (whole queue)
+    missing: int  # accepted, not processed, not parked
+    lost: int  # missing beyond what is still pending: must be 0
+    unexpected: int  # effects of messages never accepted: must be 0
+    duplicate_effects: int  # a message's effect committed twice: must be 0
+    refused: int  # answered "not accepted" (503): not expected anywhere
+    unconfirmed: int  # answered 503 "outcome unknown": the connection broke before the confirm
+    unconfirmed_processed: int  # ... of which the broker did have and a receiver processed
+    deliveries: int  # delivery attempts (the highest attempt number of each message)
+    failed_attempts: int
+    interrupted_attempts: int  # a receiver stopped mid-work and handed it back
+    unrecorded_deliveries: int  # deliveries that left no record: a receiver killed mid-work
+    duplicate_deliveries: int  # deliveries of a message whose effect already existed
+    elsewhere: int  # attempts that followed an attempt on another node
+
+    @property
+    def conclusive(self) -> bool:
+        """Nothing pending: every accepted message is accounted for, one way or the other."""
+        return self.pending == 0
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.conclusive
+            and self.lost == 0
+            and self.unexpected == 0
+            and self.duplicate_effects == 0
+            and self.accepted == self.processed_of_accepted + self.parked
+        )
+
+    @property
+    def processed_of_accepted(self) -> int:
+        return self.accepted - self.missing - self.parked
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "conclusive": self.conclusive,
+            "ok": self.ok,
+            "processed_of_accepted": self.processed_of_accepted,
+        }
+
+
+def compute(
+    run_id: str | None,
+    counts: dict[str, Any],
+    missing_ids: set[str],
+    processed: dict[str, Any],
+    attempts: dict[str, Any],
+    parked_ids: set[str],
+    pending: int,
+) -> LedgerReport:
+    """The verdict from the figures. A missing message is lost only beyond what is pending."""
+    parked = missing_ids & parked_ids
+    missing = len(missing_ids - parked)
+    return LedgerReport(
+        run_id=run_id,
+        accepted=int(counts["accepted"]) + int(processed["late_accepted"]),
+        processed=int(processed["processed"]),
+        parked=len(parked),
+        pending=pending,
+        missing=missing,
+        lost=max(0, missing - pending),
+        unexpected=int(processed["unexpected"]),
+        duplicate_effects=int(processed["duplicate_effects"]),
+        refused=int(counts["refused"]),
+        unconfirmed=int(counts["unconfirmed"]),
+        unconfirmed_processed=int(processed["unconfirmed_processed"]),
+        deliveries=int(attempts["deliveries"]),
+        failed_attempts=int(attempts["failed"]),
+        interrupted_attempts=int(attempts["interrupted"]),
+        unrecorded_deliveries=int(attempts["unrecorded"]),
+        duplicate_deliveries=int(attempts["duplicate_deliveries"]),
+        elsewhere=int(attempts["elsewhere"]),
+    )
+
+
+def collect(cur: Cursor, run_id: str | None, parked_ids: set[str], pending: int) -> LedgerReport:
+    params = {"run": run_id}
+    # One snapshot for every query below: messages accepted or processed meanwhile must not be
+    # counted by one query and missed by the next.
+    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    cur.execute(COUNTS_SQL, params)
+    counts = cur.fetchone() or {}
+    cur.execute(MISSING_SQL, params)
+    rows = cur.fetchall()
+    # 'publishing' rows with no effect were never confirmed (or not yet): not accepted.
+    missing_ids = {r["id"] for r in rows if r["status"] == "accepted"}
+    cur.execute(PROCESSED_SQL, params)
+    processed = cur.fetchone() or {}
+    cur.execute(ATTEMPTS_SQL, params)
+    attempts = cur.fetchone() or {}
+    return compute(run_id, counts, missing_ids, processed, attempts, parked_ids, pending)

@@ -1,0 +1,274 @@
+"""Proof that nothing was lost: `mafa smoke` (a stack, a burst of messages, a drained queue, the
+ledger's verdict, a JUnit file) and `mafa chaos` (faults injected on a schedule while messages
+flow, then the same verdict)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mafa_cli import ledger
+from mafa_cli.config import LOOPBACK, UpSettings, default_compose_file
+from mafa_cli.errors import MafaError, UsageError
+from mafa_cli.load.settings import new_run_id
+from mafa_cli.stack import operations, secrets
+from mafa_cli.stack.access import StackClient
+from mafa_cli.traffic import Traffic, TrafficCounts
+
+CHAOS_TARGETS = ("receiver", "sender", "rabbitmq", "postgres", "redis")
+CHAOS_ACTIONS = ("kill", "restart")
+QUIET_READS = 2  # the queue must read empty this many times in a row (its figures lag ~1 s)
+LOST_AFTER_QUIET_READS = 15  # consumers reconnecting after a broker restart take up to ~10 s
+
+
+def queue_pending(client: StackClient) -> int | None:
+    """Messages ready or unacknowledged in the work queue; None while the broker has no
+    figures for it (a missing figure is not a zero)."""
+    queue = client.queue()
+    ready = queue.get("messages_ready")
+    unacked = queue.get("messages_unacknowledged")
+    if ready is None or unacked is None:
+        return None
+    return int(ready) + int(unacked)
+
+
+def verdict(
+    client: StackClient, run_id: str, timeout_s: float, on_wait: Callable[[str], None]
+) -> ledger.LedgerReport:
+    """Wait until the queue has drained and every accepted message of the run is accounted
+    for (or the time is up), then the ledger of the run."""
+    deadline = time.monotonic() + timeout_s
+    quiet = 0
+    report: ledger.LedgerReport | None = None
+    while True:
+        try:
+            pending = queue_pending(client)
+            # None: the broker has no figures for the queue yet (just started or restarted).
+            quiet = quiet + 1 if pending == 0 else 0
+            with client.database().transaction() as cur:
+                parked = set(client.dead_lettered())
+                report = ledger.collect(cur, run_id, parked, 1 if pending is None else pending)
+        except (OSError, MafaError, RuntimeError) as exc:  # a part still coming back after a fault
+            on_wait(f"waiting for the stack: {exc}")
+            quiet = 0
+        if (
+            report is not None
+            and quiet >= QUIET_READS
+            and (report.missing == 0 or quiet >= LOST_AFTER_QUIET_READS)
+        ):
+            # Drained; a message still missing after many quiet reads is lost, not late.
+            return report
+        if time.monotonic() > deadline:
+            if report is None:
+                raise MafaError(f"no verdict within {timeout_s:.0f}s: the stack did not answer")
+            return report
+        if report is not None:
+            on_wait(f"draining: {report.pending} pending, {report.missing} not processed yet")
+        time.sleep(1.0)
+
+
+@dataclass(frozen=True)
+class SmokeSettings:
+    project: str
+    senders: int
+    receivers: int
+    messages: int
+    fail_rate: float
+    max_delay_s: float
+    timeout_s: float
+    keep: bool
+    junit: Path | None
+    port: int
+    images: str
+
+
+@dataclass(frozen=True)
+class ProofResult:
+    run_id: str
+    traffic: TrafficCounts
+    report: ledger.LedgerReport
+    seconds: float
+    faults: list[dict[str, str]]
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+
+def write_junit(path: Path, name: str, result: ProofResult) -> None:
+    report = result.report
+    checks = [
+        ("queue drained (verdict conclusive)", report.conclusive, f"{report.pending} pending"),
+        ("nothing lost", report.lost == 0, f"{report.lost} accepted messages lost"),
+        ("nothing unexpected", report.unexpected == 0, f"{report.unexpected} unexpected effects"),
+        ("no duplicate effects", report.duplicate_effects == 0, f"{report.duplicate_effects}"),
+        (
+            "every accepted message processed or parked",
+            report.accepted == report.processed_of_accepted + report.parked,
+            f"{report.accepted} accepted, {report.processed_of_accepted} processed, "
+            f"{report.parked} parked",
+        ),
+    ]
+    failures = sum(1 for _, ok, _ in checks if not ok)
+    suite = ET.Element(
+        "testsuite",
+        name=name,
+        tests=str(len(checks)),
+        failures=str(failures),
+        errors="0",
+        time=f"{result.seconds:.1f}",
+        timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    properties = ET.SubElement(suite, "properties")
+    for key, value in report.to_json().items():
+        ET.SubElement(properties, "property", name=key, value=str(value))
+    for title, ok, detail in checks:
+        case = ET.SubElement(suite, "testcase", classname=name, name=title, time="0")
+        if not ok:
+            ET.SubElement(case, "failure", message=detail).text = detail
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    except OSError as exc:
+        raise UsageError(f"cannot write the JUnit file {path}: {exc.strerror}") from None
+
+
+def smoke(settings: SmokeSettings, reporter: operations.Reporter) -> ProofResult:
+    if not 1 <= settings.messages <= 1_000_000:
+        raise UsageError(f"--messages {settings.messages} is out of range", hint="use 1..1000000")
+    up = UpSettings(
+        project=settings.project,
+        senders=settings.senders,
+        receivers=settings.receivers,
+        port=settings.port,
+        bind=LOOPBACK,
+        images=settings.images,
+        max_delay_s=settings.max_delay_s,
+        fail_rate=settings.fail_rate,
+        build=None,
+        wait=True,
+        timeout_s=180.0,
+        compose_file=default_compose_file(),
+    )
+    if settings.senders < 1 or settings.receivers < 1:
+        raise UsageError("smoke needs at least one sender and one receiver")
+    started = time.monotonic()
+    try:
+        result = operations.up(up, reporter)
+        run_id = new_run_id()
+        reporter.step(f"sending {settings.messages} messages through {result.url} ({run_id})")
+        counts = Traffic(result.url, run_id, threads=8, total=settings.messages).start().wait()
+        reporter.step(
+            f"{counts.accepted} accepted, {counts.refused} refused, {counts.errors} unanswered"
+        )
+        client = StackClient(settings.project)
+        try:
+            report = verdict(client, run_id, settings.timeout_s, reporter.build_output)
+        finally:
+            client.close()
+        proof = ProofResult(run_id, counts, report, time.monotonic() - started, [])
+        if settings.junit is not None:
+            write_junit(settings.junit, "mafa smoke", proof)
+        return proof
+    finally:
+        if not settings.keep:
+            reporter.step(f"removing stack {settings.project} (keep it with --keep)")
+            operations.down(settings.project, volumes=True, reporter=reporter)
+
+
+def faults_file(project: str) -> Path:
+    return secrets.project_dir(project) / "faults.jsonl"
+
+
+def _record_fault(project: str, action: str, target: str) -> dict[str, str]:
+    fault = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "action": action,
+        "target": target,
+    }
+    with faults_file(project).open("a", encoding="utf-8") as out:
+        out.write(json.dumps(fault) + "\n")
+    return fault
+
+
+@dataclass(frozen=True)
+class ChaosSettings:
+    project: str
+    target: str
+    action: str
+    every_s: float
+    duration_s: float
+    rate: float
+    timeout_s: float
+
+    def __post_init__(self) -> None:
+        if self.target not in CHAOS_TARGETS:
+            raise UsageError(
+                f"--kill {self.target!r}", hint=f"use one of {', '.join(CHAOS_TARGETS)}"
+            )
+        if self.action not in CHAOS_ACTIONS:
+            raise UsageError(f"--action {self.action!r}", hint="use kill or restart")
+        if self.every_s < 1 or self.duration_s < self.every_s:
+            raise UsageError(
+                "--every must be at least 1s and --duration at least --every",
+                hint="e.g. --every 10s --duration 60s",
+            )
+        if not 0 < self.rate <= 2000:
+            raise UsageError(f"--rate {self.rate:g} is out of range", hint="messages/s, 0..2000")
+
+
+def chaos(
+    settings: ChaosSettings, reporter: operations.Reporter, rng: random.Random | None = None
+) -> ProofResult:
+    """Messages at `rate` while the target is killed (SIGKILL, then started again, as a restart
+    policy would) or restarted every `every_s`; then the drain and the verdict."""
+    rng = rng or random.Random()
+    saved = operations.saved_settings(settings.project)
+    client = StackClient(settings.project)
+    backend = client.backend
+    url = f"http://{LOOPBACK if saved.bind == '0.0.0.0' else saved.bind}:{saved.port}"  # noqa: S104
+    run_id = new_run_id()
+    faults: list[dict[str, str]] = []
+    started = time.monotonic()
+    reporter.step(f"messages at {settings.rate:g}/s to {url} ({run_id})")
+    traffic = Traffic(url, run_id, threads=4, rate=settings.rate).start()
+    try:
+        next_fault = started + settings.every_s
+        while next_fault <= started + settings.duration_s:
+            time.sleep(max(0.0, next_fault - time.monotonic()))
+            running = [
+                c
+                for c in backend.containers(settings.project, settings.target)
+                if c.state == "running"
+            ]
+            if running:
+                victim = rng.choice(running)
+                if settings.action == "kill":
+                    backend.kill(victim.id)
+                    faults.append(_record_fault(settings.project, "SIGKILL", victim.name))
+                    # Back to the wanted count, as a restart policy would: the same container
+                    # starts again (a new process, so a new node name for senders/receivers).
+                    backend.start(victim.id, victim.name)
+                else:
+                    faults.append(_record_fault(settings.project, "restart", victim.name))
+                    backend.restart(victim.id, grace_s=10)
+                reporter.step(f"{faults[-1]['at'][11:19]} {faults[-1]['action']} {victim.name}")
+            next_fault += settings.every_s
+        time.sleep(max(0.0, started + settings.duration_s - time.monotonic()))
+    finally:
+        counts = traffic.stop()
+    reporter.step(
+        f"{counts.accepted} accepted, {counts.refused} refused (503), "
+        f"{counts.errors} unanswered, {counts.rejected} other"
+    )
+    try:
+        report = verdict(client, run_id, settings.timeout_s, reporter.build_output)
+    finally:
+        client.close()
+    return ProofResult(run_id, counts, report, time.monotonic() - started, faults)
