@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -31,6 +31,10 @@ from mafa_cli.stack import operations
 from mafa_cli.stack.access import StackClient
 from mafa_cli.status import ExitStatus
 from mafa_cli.watch.live import watch as live_watch
+
+if TYPE_CHECKING:
+    from mafa_cli.demo import DemoResult
+    from mafa_cli.report import Report
 
 app = typer.Typer(
     name="mafa",
@@ -282,6 +286,9 @@ def watch(
     record: Annotated[
         Path | None, typer.Option(help="Append every snapshot as a JSON line to this file.")
     ] = None,
+    svg: Annotated[
+        Path | None, typer.Option(help="With --once: also save the dashboard as an SVG picture.")
+    ] = None,
 ) -> None:
     """The live dashboard: queue, receivers, senders, sessions, ledger, containers, load.
 
@@ -294,7 +301,9 @@ def watch(
         interval_s = _duration("--interval", interval)
         if not 0.2 <= interval_s <= 3600:
             raise UsageError(f"--interval {interval} is out of range", hint="use 200ms..1h")
-        live_watch(project, out, interval_s, once, as_json, record)
+        if svg is not None and not once:
+            raise UsageError("--svg goes with --once", hint="mafa watch --once --svg dash.svg")
+        live_watch(project, out, interval_s, once, as_json, record, svg=svg)
 
     run(action)
 
@@ -442,6 +451,94 @@ def _duration(flag: str, value: str) -> float:
         return units.parse_duration(value)
     except ValueError as exc:
         raise UsageError(f"{flag}: {exc}", hint=f"e.g. {flag} 30s") from None
+
+
+@app.command()
+def report(
+    record: Annotated[Path, typer.Option(help="Snapshots from `mafa watch --record`.")],
+    load_report: Annotated[
+        Path | None, typer.Option(help="A `mafa load --report` directory, for the load chart.")
+    ] = None,
+    verdict_file: Annotated[
+        Path | None, typer.Option("--verdict", help="A `mafa ledger --json` file.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="The HTML file (PNG charts go beside it).")] = Path(
+        "report.html"
+    ),
+) -> None:
+    """One self-contained HTML report (no CDN) with the run's charts and verdict, plus PNGs.
+
+    Example: mafa report --record run.jsonl --load-report mafa-reports/run-1 --out run.html
+    """
+    console = ui.console()
+
+    def action() -> Report:
+        from mafa_cli.report import build as build_report  # matplotlib: only when drawing
+
+        verdict = None
+        if verdict_file is not None:
+            try:
+                verdict = json.loads(verdict_file.read_text())
+            except (OSError, ValueError) as exc:
+                raise UsageError(f"cannot read the verdict {verdict_file}: {exc}") from None
+        return build_report(record, out, load_report, verdict, title=f"mafa run · {record.name}")
+
+    built = run(action)
+    console.print(f"report: {built.html_file} ({len(built.charts_with_data)} charts with data)")
+    for image in built.images:
+        console.print(f"  {image}")
+
+
+@app.command()
+def demo(
+    project: Project = "demo",
+    senders: Annotated[int, typer.Option(help="Sender replicas.")] = 3,
+    receivers: Annotated[int, typer.Option(help="Receiver replicas (tripled half-way).")] = 2,
+    duration: Annotated[str, typer.Option(help="How long the story runs.")] = "90s",
+    report_dir: Annotated[
+        Path, typer.Option("--report", help="Where the record, load report and charts go.")
+    ] = Path("mafa-reports/demo"),
+    port: Annotated[int, typer.Option(envvar="MAFA_PORT", help="Balancer port.")] = 8080,
+    images: Annotated[
+        str, typer.Option(envvar="MAFA_IMAGES", help="auto|official|offline")
+    ] = "auto",
+) -> None:
+    """The whole story: stack up, load, the queue grows, scaling drains it, verdict, report.
+
+    Example: mafa demo --duration 2m
+    """
+    out = ui.console(soft_wrap=False)
+
+    def action() -> DemoResult:
+        from mafa_cli.demo import DemoSettings
+        from mafa_cli.demo import demo as run_demo  # draws charts: matplotlib only now
+
+        check_project(project)
+        settings = DemoSettings(
+            project=project,
+            senders=senders,
+            receivers=receivers,
+            duration_s=_duration("--duration", duration),
+            report_dir=report_dir,
+            port=port,
+            images=images,
+        )
+        return run_demo(settings, out, ui.RichReporter(out))
+
+    result = run(action)
+    if result.ledger is not None:
+        out.print(ui.verdict_table(result.ledger, "demo verdict"))
+        out.print(ui.verdict_line(result.ledger))
+    if result.report is not None:
+        out.print(f"report: {result.report.html_file}")
+    out.print(
+        f"The stack is still running at {result.url}/ — watch it: mafa watch -p {project}; "
+        f"remove it: mafa down -p {project} --volumes"
+    )
+    if result.interrupted:
+        raise typer.Exit(int(ExitStatus.INTERRUPTED))
+    if result.ledger is not None and not result.ledger.ok:
+        raise typer.Exit(int(ExitStatus.NOT_PROVEN))
 
 
 @app.command()

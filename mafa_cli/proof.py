@@ -186,7 +186,8 @@ def faults_file(project: str) -> Path:
     return secrets.project_dir(project) / "faults.jsonl"
 
 
-def _record_fault(project: str, action: str, target: str) -> dict[str, str]:
+def record_event(project: str, action: str, target: str) -> dict[str, str]:
+    """A fault (or a scale change) with its time, for `mafa watch` and the report's charts."""
     fault = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "action": action,
@@ -251,12 +252,12 @@ def chaos(
                 victim = rng.choice(running)
                 if settings.action == "kill":
                     backend.kill(victim.id)
-                    faults.append(_record_fault(settings.project, "SIGKILL", victim.name))
+                    faults.append(record_event(settings.project, "SIGKILL", victim.name))
                     # Back to the wanted count, as a restart policy would: the same container
                     # starts again (a new process, so a new node name for senders/receivers).
                     backend.start(victim.id, victim.name)
                 else:
-                    faults.append(_record_fault(settings.project, "restart", victim.name))
+                    faults.append(record_event(settings.project, "restart", victim.name))
                     backend.restart(victim.id, grace_s=10)
                 reporter.step(f"{faults[-1]['at'][11:19]} {faults[-1]['action']} {victim.name}")
             next_fault += settings.every_s

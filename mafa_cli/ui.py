@@ -5,9 +5,11 @@ Builders return renderables or text (testable without a terminal); the CLI print
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TextIO
 
 from rich import box
@@ -27,6 +29,13 @@ from mafa_cli.stack.operations import DownResult, StatusRow, UpResult
 
 # What other modules of mafa render with (watch/view.py): rich is imported here only.
 __all__ = ["Console", "Group", "Live", "Panel", "RenderableType", "Table", "Text", "box"]
+
+
+def save_svg(renderable: RenderableType, path: Path, title: str, width: int = 120) -> None:
+    """A picture of what the terminal shows, to paste where a screenshot goes."""
+    recorder = Console(record=True, width=width, file=io.StringIO(), force_terminal=True)
+    recorder.print(renderable)
+    recorder.save_svg(str(path), title=title)
 
 
 def console(stream: TextIO | None = None, soft_wrap: bool = True) -> Console:

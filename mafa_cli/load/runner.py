@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -195,8 +196,13 @@ def _announce(settings: LoadSettings) -> Path | None:
     return path
 
 
-def run(settings: LoadSettings, on_tick: Callable[[LiveStats], None]) -> LoadResult:
-    """Run the load to its end (or Ctrl-C, which stops locust cleanly and keeps its report)."""
+def run(
+    settings: LoadSettings,
+    on_tick: Callable[[LiveStats], None],
+    stop: threading.Event | None = None,
+) -> LoadResult:
+    """Run the load to its end (or Ctrl-C, or `stop` set from another thread: locust is then
+    stopped cleanly and its report keeps what ran)."""
     check_reachable(settings.host)
     prepare_report_dir(settings.report_dir)
     commands = _commands(settings)
@@ -217,7 +223,10 @@ def run(settings: LoadSettings, on_tick: Callable[[LiveStats], None]) -> LoadRes
     interrupted = False
     try:
         while master.poll() is None:
-            time.sleep(REFRESH_S)
+            if stop is not None and stop.wait(REFRESH_S):
+                raise KeyboardInterrupt
+            if stop is None:
+                time.sleep(REFRESH_S)
             on_tick(read_live(settings, started))
     except KeyboardInterrupt:
         interrupted = True

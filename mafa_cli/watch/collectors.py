@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ from mafa_cli.watch.snapshot import (
 T = TypeVar("T")
 HTTP_TIMEOUT_S = 2.0
 RECENT_ATTEMPTS = 200  # mean and p95 handling time are over each node's latest attempts
+REST_AFTER_S = 6.0  # longer than the broker's 5 s sampling of queue figures
+RATE_WINDOW_S = 5.0  # rates over at least this long: the broker's totals move in 5 s steps
 
 RECEIVERS_SQL = """
 SELECT n.node, n.host, n.handled, n.duplicates, n.failed, n.interrupted, n.redelivered,
@@ -56,7 +59,9 @@ class Collector:
         self._client = client or StackClient(project)
         self._samplers = ResourceSamplers(self._client.backend)
         self._last = Snapshot(project=project, taken_at=datetime.now(UTC))
-        self._accepted_before: int | None = None
+        self._counts_before: tuple[int, int] | None = None
+        self._changed_at = datetime.now(UTC)
+        self._queue_readings: deque[tuple[datetime, QueueFigures]] = deque(maxlen=30)
 
     def close(self) -> None:
         self._client.close()
@@ -80,6 +85,9 @@ class Collector:
 
         nothing_in_flight: dict[str, int] = {}
         queue, in_flight = attempt("queue", self._read_queue, (previous.queue, nothing_in_flight))
+        now = datetime.now(UTC)
+        if "queue" not in stale:
+            queue = self._rates(now, queue)
         receivers, senders_db = attempt(
             "database",
             self._read_nodes,
@@ -110,17 +118,20 @@ class Collector:
             attempt("resources", lambda: self._resources(containers), previous_rows)
         )
         accepted = sum(row.accepted for row in sender_rows)
+        processed = sum(r.handled for r in receiver_rows)
+        if (accepted, processed) != self._counts_before:
+            self._counts_before, self._changed_at = (accepted, processed), now
+        # At rest: nothing queued, and no message accepted or processed for longer than the
+        # broker's figures lag (they are aggregated in 5 s samples): only then do the database's
+        # and the broker's figures describe the same moment, and `lost` can be claimed.
         at_rest = (
             not {"queue", "database"} & stale.keys()
             and queue.total == 0
-            and queue.publish_rate < 0.01
-            and queue.deliver_rate < 0.01
-            and accepted == self._accepted_before
+            and (now - self._changed_at).total_seconds() >= REST_AFTER_S
         )
-        self._accepted_before = accepted
         ledger = Ledger(
             accepted=accepted,
-            processed=sum(r.handled for r in receiver_rows),
+            processed=processed,
             in_queue=queue.ready,
             in_flight=queue.unacked,
             parked=queue.dead_letters,
@@ -128,7 +139,7 @@ class Collector:
         )
         snapshot = Snapshot(
             project=self.project,
-            taken_at=datetime.now(UTC),
+            taken_at=now,
             queue=queue,
             receivers=receiver_rows,
             senders=sender_rows,
@@ -141,6 +152,18 @@ class Collector:
         )
         self._last = snapshot
         return snapshot
+
+    def _rates(self, now: datetime, queue: QueueFigures) -> QueueFigures:
+        """Rates from the change of the broker's totals over the last RATE_WINDOW_S or more."""
+        self._queue_readings.append((now, queue))
+        base = None
+        for at, figures in self._queue_readings:
+            if (now - at).total_seconds() >= RATE_WINDOW_S:
+                base = (at, figures)
+        if base is None:
+            base = self._queue_readings[0]
+        elapsed = (now - base[0]).total_seconds()
+        return parse.with_rates(queue, base[1] if elapsed > 0 else None, elapsed)
 
     def _read_queue(self) -> tuple[QueueFigures, dict[str, int]]:
         work = self._client.queue("messages")
@@ -254,7 +277,7 @@ class Collector:
         faults = []
         for line in lines:
             fault = json.loads(line)
-            faults.append(f"{fault['at'][11:19]} {fault['action']} {fault['target']}")
+            faults.append(f"{fault['at']} {fault['action']} {fault['target']}")
         return tuple(faults)
 
 

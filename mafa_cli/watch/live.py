@@ -7,10 +7,13 @@ import time
 from pathlib import Path
 
 from mafa_cli.errors import UsageError
-from mafa_cli.ui import Console, Live
+from mafa_cli.ui import Console, Live, save_svg
 from mafa_cli.watch.collectors import Collector
 from mafa_cli.watch.snapshot import History, Snapshot
 from mafa_cli.watch.view import plain_line, render
+
+SVG_WIDTH = 120  # columns of the picture `--svg` saves (wide: every panel)
+ONCE_READINGS = 7  # at most ~7 s for --once to see whether the stack is at rest
 
 
 def _record(path: Path | None, snapshot: Snapshot) -> None:
@@ -41,23 +44,34 @@ def watch(
     as_json: bool,
     record: Path | None,
     duration_s: float | None = None,
+    stop_on_interrupt: bool = True,
+    svg: Path | None = None,
 ) -> Snapshot:
-    """Run until Ctrl-C (or `duration_s`, or after one snapshot with `once`); return the last."""
+    """Run until Ctrl-C (or `duration_s`, or after one snapshot with `once`); return the last.
+    With `stop_on_interrupt` False, Ctrl-C is raised to the caller instead."""
     check_record_path(record)
     collector = Collector(project)
     history = History()
     try:
         if once:
-            # Two readings: CPU shares and "at rest" both compare consecutive samples.
-            history.add(collector.collect())
-            time.sleep(min(interval_s, 1.0))
+            # Readings for a few seconds: rates and CPU shares compare samples taken seconds
+            # apart (the broker's totals move in 5 s steps), and "lost" is only claimed at rest,
+            # once nothing has moved for longer than that. A quiet stack answers sooner.
             snapshot = collector.collect()
             history.add(snapshot)
+            for _ in range(ONCE_READINGS):
+                time.sleep(1.0)
+                snapshot = collector.collect()
+                history.add(snapshot)
+                if snapshot.ledger is not None and snapshot.ledger.at_rest:
+                    break
             _record(record, snapshot)
             if as_json:
                 out.print_json(json.dumps(snapshot.to_json()))
             else:
                 out.print(render(snapshot, history, out.width))
+            if svg is not None:
+                save_svg(render(snapshot, history, SVG_WIDTH), svg, f"mafa watch · {project}")
             return snapshot
         started = time.monotonic()
         live = Live(console=out, auto_refresh=False, screen=False) if out.is_terminal else None
@@ -79,6 +93,8 @@ def watch(
                     return snapshot
                 time.sleep(max(0.0, interval_s - (time.monotonic() - tick)))
         except KeyboardInterrupt:
+            if not stop_on_interrupt:
+                raise
             return snapshot
         finally:
             if live is not None:

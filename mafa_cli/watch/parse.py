@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mafa_cli.watch.snapshot import QueueFigures
@@ -58,6 +58,28 @@ def queue_figures(work: Mapping[str, Any], dead: Mapping[str, Any]) -> QueueFigu
         deliver_rate=_rate(stats, "deliver_get"),
         ack_rate=_rate(stats, "ack"),
         redeliver_rate=_rate(stats, "redeliver"),
+        published=int(stats.get("publish") or 0),
+        delivered=int(stats.get("deliver_get") or 0),
+        acked=int(stats.get("ack") or 0),
+        redelivered=int(stats.get("redeliver") or 0),
+    )
+
+
+def with_rates(now: QueueFigures, before: QueueFigures | None, seconds: float) -> QueueFigures:
+    """Rates from the change of the broker's totals since the previous snapshot (the management
+    API's own rates are sampled coarsely and often read 0 on a busy queue)."""
+    if before is None or seconds <= 0:
+        return now
+
+    def rate(current: int, previous: int) -> float:
+        return max(0, current - previous) / seconds
+
+    return replace(
+        now,
+        publish_rate=rate(now.published, before.published),
+        deliver_rate=rate(now.delivered, before.delivered),
+        ack_rate=rate(now.acked, before.acked),
+        redeliver_rate=rate(now.redelivered, before.redelivered),
     )
 
 

@@ -24,6 +24,11 @@ class QueueFigures:
     deliver_rate: float = 0.0
     ack_rate: float = 0.0
     redeliver_rate: float = 0.0
+    # The broker's running totals: rates are computed from them between two snapshots.
+    published: int = 0
+    delivered: int = 0
+    acked: int = 0
+    redelivered: int = 0
 
     @property
     def total(self) -> int:

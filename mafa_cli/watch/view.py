@@ -175,7 +175,8 @@ def render(snapshot: Snapshot, history: History, width: int) -> RenderableType:
     header = Text(f"mafa watch · {snapshot.project} · ", style="bold")
     header.append(snapshot.taken_at.strftime("%H:%M:%S"))
     for fault in snapshot.faults:
-        header.append(f"\nfault  {fault}", style="magenta")
+        at, _, what = fault.partition(" ")
+        header.append(f"\nfault  {at[11:19]} {what}", style="magenta")
     parts: list[RenderableType] = [
         header,
         ledger_text(snapshot.ledger),

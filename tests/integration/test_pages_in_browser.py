@@ -45,7 +45,7 @@ def browse(url: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]
         # no name resolves except the loopback one the stack is on.
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
         f"--user-data-dir={profile}",
-        "--window-size=1200,900",
+        "--window-size=1200,1400",  # tall enough for all 20 rows
         *extra,
         url,
     ]
@@ -94,7 +94,7 @@ def test_page_renders_badges_rows_and_pills(
 
     # The screenshot shows the node pills in their colours (so the CSS loaded under the CSP).
     image = Image.open(shot)
-    assert image.size == (1200, 900)
+    assert image.size == (1200, 1400)
     colours = node_colours(dom)
     assert colours
     assert all(has_colour(image, c) for c in colours), f"pill colours {colours} not on screen"

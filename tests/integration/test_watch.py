@@ -45,9 +45,23 @@ def test_snapshot_after_a_trickle(watched: ComposeStack, state: Path, tmp_path: 
         time.sleep(0.05)
     watched.wait_drained()
     record = tmp_path / "watch.jsonl"
+    picture = ARTIFACTS / "watch-once.svg"
+    ARTIFACTS.mkdir(exist_ok=True)
     result = mafa(
-        "watch", "-p", watched.project, "--once", "--json", "--record", str(record), state=state
+        "watch",
+        "-p",
+        watched.project,
+        "--once",
+        "--json",
+        "--record",
+        str(record),
+        "--svg",
+        str(picture),
+        state=state,
     )
+    svg = picture.read_text()
+    assert svg.startswith("<svg")
+    assert "ledger" in svg
     data = json.loads(result.stdout)
     assert data["stale"] == {}, data["stale"]
     assert data["redeliveries"] > 0

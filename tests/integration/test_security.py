@@ -1,0 +1,210 @@
+"""Secure by default, and bad input never hurts: what is published, who can log in where, and a
+fuzz of the sender's form and API (hypothesis) that must never get a 5xx or store anything for
+refused input."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import pika
+import psycopg
+import pytest
+import redis
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.integration.stack import ComposeStack
+
+FUZZ_EXAMPLES = int(os.environ.get("MAFA_FUZZ_EXAMPLES", "250"))
+
+
+def test_only_the_balancer_is_published_and_only_on_loopback(stack: ComposeStack) -> None:
+    published = {
+        (c["Name"].lstrip("/"), binding["HostIp"], binding["HostPort"])
+        for c in stack.containers()
+        for bindings in (c["NetworkSettings"]["Ports"] or {}).values()
+        for binding in bindings or []
+    }
+    assert published == {(f"{stack.project}_haproxy_1", "127.0.0.1", str(stack.port))}
+    # The host's listening sockets for that port: loopback only.
+    listeners = []
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:  # noqa: SIM115
+        local, state = line.split()[1], line.split()[3]
+        address, port = local.split(":")
+        if state == "0A" and int(port, 16) == stack.port:
+            listeners.append(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    assert listeners == ["127.0.0.1"]
+    # From the host's address on the stack's own bridge network (not loopback): refused.
+    network = next(iter(stack.containers("haproxy")[0]["NetworkSettings"]["Networks"]))
+    gateway = subprocess.run(
+        ["docker", "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", network],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert gateway
+    assert not gateway.startswith("127.")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((gateway, stack.port), timeout=3).close()
+
+
+def test_rabbitmq_has_no_guest(stack: ComposeStack) -> None:
+    host = stack.ip("rabbitmq")
+    with pytest.raises(pika.exceptions.ProbableAuthenticationError):
+        pika.BlockingConnection(
+            pika.ConnectionParameters(host, credentials=pika.PlainCredentials("guest", "guest"))
+        )
+    answer = requests.get(f"http://{host}:15672/api/overview", auth=("guest", "guest"), timeout=5)
+    assert answer.status_code == 401
+
+
+def test_redis_wants_its_password(stack: ComposeStack) -> None:
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host=stack.ip("redis"), socket_timeout=3).get("x")
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host=stack.ip("redis"), password="guess", socket_timeout=3).get("x")
+
+
+@pytest.mark.parametrize(
+    ("role", "password_key", "other"),
+    [
+        ("mafa_receiver", "MAFA_RECEIVER_DB_PASSWORD", "sender.messages"),
+        ("mafa_sender", "MAFA_SENDER_DB_PASSWORD", "receiver.processed"),
+    ],
+)
+def test_each_service_role_is_kept_out_of_the_other_schema(
+    stack: ComposeStack, role: str, password_key: str, other: str
+) -> None:
+    with psycopg.connect(
+        host=stack.ip("postgres"),
+        dbname="mafa",
+        user=role,
+        password=stack.settings[password_key],
+        autocommit=True,
+    ) as conn:
+        for sql in (f"SELECT count(*) FROM {other}", f"DELETE FROM {other}"):  # noqa: S608
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(host=stack.ip("postgres"), dbname="mafa", user=role, password="wrong")
+
+
+def test_no_secret_is_in_the_app_image(stack: ComposeStack) -> None:
+    secrets = [v.encode() for k, v in stack.settings.items() if "PASSWORD" in k or "KEY" in k]
+    history = subprocess.run(
+        ["docker", "history", "--no-trunc", "mafa/app:latest"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    config = subprocess.run(
+        ["docker", "image", "inspect", "mafa/app:latest"], capture_output=True, check=True
+    ).stdout
+    assert not [s for s in secrets if s in history or s in config]
+    # Every byte of every layer, streamed: none of the stack's secrets.
+    save = subprocess.Popen(["docker", "save", "mafa/app:latest"], stdout=subprocess.PIPE)
+    assert save.stdout is not None
+    tail, found, size = b"", set(), 0
+    while chunk := save.stdout.read(1 << 20):
+        window = tail + chunk
+        found |= {s for s in secrets if s in window}
+        tail = window[-64:]
+        size += len(chunk)
+    assert save.wait() == 0
+    assert size > 10_000_000, "the image was really read"
+    assert not found
+
+
+def _counts(stack: ComposeStack) -> tuple[int, int]:
+    row = stack.query(
+        "SELECT (SELECT count(*) FROM sender.messages), "
+        "(SELECT count(*) FROM sender.messages WHERE status = 'accepted')"
+    )[0]
+    return int(row[0]), int(row[1])
+
+
+FIELD_NAMES = st.sampled_from(["message", "message[]", "message[x]", "csrf_token", "run_id", "x"])
+VALUES = st.one_of(st.text(max_size=60), st.binary(max_size=60).map(lambda b: b.decode("latin-1")))
+
+
+@st.composite
+def requests_to_send(draw: Any) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["api-json", "api-bytes", "form", "form-bytes"]))
+    headers = {
+        "Content-Type": draw(
+            st.sampled_from(
+                [
+                    "application/json",
+                    "application/x-www-form-urlencoded",
+                    "text/plain",
+                    "multipart/form-data; boundary=x",
+                    "application/json; charset=latin-1",
+                ]
+            )
+        )
+    }
+    if draw(st.booleans()):
+        headers["Cookie"] = "mafa_session=" + draw(st.text(alphabet="abcdefXYZ0123-_", max_size=50))
+    if kind == "api-json":
+        body = draw(
+            st.recursive(
+                st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+                lambda inner: (
+                    st.lists(inner, max_size=3)
+                    | st.dictionaries(
+                        st.sampled_from(["message", "run_id", "x"]), inner, max_size=3
+                    )
+                ),
+                max_leaves=6,
+            )
+        )
+        data = json.dumps(body).encode()
+        path = "/api/messages"
+    elif kind == "form":
+        pairs = draw(st.lists(st.tuples(FIELD_NAMES, VALUES), max_size=4))
+        data = urlencode(pairs).encode()
+        path = "/"
+    else:
+        data = draw(st.binary(max_size=300))
+        path = "/api/messages" if kind == "api-bytes" else "/"
+    return {"path": path, "data": data, "headers": headers}
+
+
+def test_fuzzed_input_never_gets_a_5xx_nor_stores_refused_messages(stack: ComposeStack) -> None:
+    stack.wait_drained()
+    before_rows, before_accepted = _counts(stack)
+    answers: list[int] = []
+
+    @settings(
+        max_examples=FUZZ_EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(requests_to_send())
+    def one(request: dict[str, Any]) -> None:
+        answer = requests.post(
+            f"{stack.url}{request['path']}",
+            data=request["data"],
+            headers=request["headers"],
+            allow_redirects=False,
+            timeout=10,
+        )
+        answers.append(answer.status_code)
+        assert answer.status_code < 500, (request, answer.status_code, answer.text[:300])
+
+    one()
+    accepted_answers = answers.count(202) + answers.count(303)
+    time.sleep(1)
+    after_rows, after_accepted = _counts(stack)
+    # Only answers that said "accepted" stored anything, one row each.
+    assert after_accepted - before_accepted == accepted_answers
+    assert after_rows - before_rows == accepted_answers
+    assert requests.get(f"{stack.url}/healthz", timeout=5).status_code == 200
+    assert all(c["State"]["Running"] for c in stack.containers("sender"))
+    assert all(c["RestartCount"] == 0 for c in stack.containers("sender"))

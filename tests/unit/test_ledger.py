@@ -1,0 +1,61 @@
+"""The ledger's verdict from figures: what counts as lost, unexpected, conclusive."""
+
+from mafa_cli.ledger import compute
+
+COUNTS = {"accepted": 10, "publishing": 0, "refused": 2, "unconfirmed": 1}
+PROCESSED = {
+    "processed": 10,
+    "duplicate_effects": 0,
+    "unexpected": 0,
+    "late_accepted": 0,
+    "unconfirmed_processed": 1,
+}
+ATTEMPTS = {
+    "deliveries": 14,
+    "unrecorded": 1,
+    "failed": 3,
+    "interrupted": 0,
+    "duplicate_deliveries": 0,
+    "elsewhere": 2,
+}
+
+
+def test_everything_processed_is_ok() -> None:
+    report = compute("r", COUNTS, set(), {**PROCESSED, "processed": 11}, ATTEMPTS, set(), 0)
+    assert report.ok
+    assert report.conclusive
+    assert (report.accepted, report.lost, report.processed_of_accepted) == (10, 0, 10)
+    assert report.unconfirmed_processed == 1
+    assert report.to_json()["ok"] is True
+
+
+def test_parked_messages_balance_the_account() -> None:
+    report = compute("r", COUNTS, {"a", "b"}, {**PROCESSED, "processed": 8}, ATTEMPTS, {"b"}, 0)
+    assert report.parked == 1
+    assert report.missing == 1
+    assert report.lost == 1
+    assert not report.ok
+
+
+def test_pending_messages_are_not_lost_yet() -> None:
+    report = compute("r", COUNTS, {"a", "b"}, PROCESSED, ATTEMPTS, set(), pending=5)
+    assert report.lost == 0
+    assert not report.conclusive
+    assert not report.ok
+
+
+def test_only_what_pending_cannot_cover_is_lost() -> None:
+    report = compute("r", COUNTS, {"a", "b", "c"}, PROCESSED, ATTEMPTS, set(), pending=1)
+    assert report.lost == 2
+
+
+def test_unexpected_and_duplicate_effects_fail_the_verdict() -> None:
+    assert not compute("r", COUNTS, set(), {**PROCESSED, "unexpected": 1}, ATTEMPTS, set(), 0).ok
+    duplicate = {**PROCESSED, "duplicate_effects": 1}
+    assert not compute("r", COUNTS, set(), duplicate, ATTEMPTS, set(), 0).ok
+
+
+def test_confirmed_but_unmarked_messages_count_as_accepted() -> None:
+    late = {**PROCESSED, "late_accepted": 2}
+    report = compute("r", COUNTS, set(), late, ATTEMPTS, set(), 0)
+    assert report.accepted == 12

@@ -1,0 +1,80 @@
+"""Pure parts of smoke and chaos: the JUnit file, the chaos flags, reading the queue's figures."""
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mafa_cli.errors import UsageError
+from mafa_cli.ledger import compute
+from mafa_cli.proof import ChaosSettings, ProofResult, queue_pending, write_junit
+from mafa_cli.traffic import TrafficCounts
+from tests.unit.test_ledger import ATTEMPTS, COUNTS, PROCESSED
+
+
+def result(**processed: int) -> ProofResult:
+    report = compute("run-1", COUNTS, set(), {**PROCESSED, **processed}, ATTEMPTS, set(), 0)
+    return ProofResult("run-1", TrafficCounts(), report, 12.5, [])
+
+
+def test_junit_passes_when_the_ledger_balances(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "smoke.xml"
+    write_junit(path, "mafa smoke", result())
+    suite = ET.parse(path).getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("time")) == ("5", "0", "12.5")
+    assert {p.get("name"): p.get("value") for p in suite.iter("property")}["run_id"] == "run-1"
+
+
+def test_junit_names_the_failed_checks(tmp_path: Path) -> None:
+    path = tmp_path / "smoke.xml"
+    write_junit(path, "mafa smoke", result(unexpected=2))
+    suite = ET.parse(path).getroot()
+    assert suite.get("failures") == "1"
+    (failed,) = [c for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert failed.get("name") == "nothing unexpected"
+
+
+def test_junit_unwritable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError, match="cannot write the JUnit file"):
+        write_junit(tmp_path / "file" / "x.xml", "mafa smoke", result())
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"target": "database"}, "--kill 'database'"),
+        ({"action": "pause"}, "--action 'pause'"),
+        ({"every_s": 0.5}, "--every must be at least 1s"),
+        ({"duration_s": 5.0, "every_s": 10.0}, "--duration at least --every"),
+        ({"rate": 0.0}, "--rate 0 is out of range"),
+    ],
+)
+def test_chaos_flags(changes: dict[str, Any], message: str) -> None:
+    values: dict[str, Any] = {
+        "project": "p",
+        "target": "receiver",
+        "action": "kill",
+        "every_s": 10.0,
+        "duration_s": 60.0,
+        "rate": 20.0,
+        "timeout_s": 120.0,
+    }
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+        ChaosSettings(**{**values, **changes})
+
+
+class QueueFigures:
+    """Stands in for the management API's answer (a dict), to test reading it."""
+
+    def __init__(self, queue: dict[str, Any]) -> None:
+        self._queue = queue
+
+    def queue(self) -> dict[str, Any]:
+        return self._queue
+
+
+def test_a_missing_figure_is_not_a_zero() -> None:
+    assert queue_pending(QueueFigures({"messages_ready": 3, "messages_unacknowledged": 2})) == 5  # type: ignore[arg-type]
+    assert queue_pending(QueueFigures({"name": "messages"})) is None  # type: ignore[arg-type]
