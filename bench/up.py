@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mafa_cli.stack.secrets import NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose" / "compose.yaml"
 SENDERS, RECEIVERS = 2, 3
@@ -66,17 +68,7 @@ def main() -> None:
     expected = 4 + SENDERS + RECEIVERS
     state = tempfile.mkdtemp(prefix="mafa-bench-")
     env_file = Path(state) / "compose.env"
-    values = {
-        name: secrets.token_hex(16)
-        for name in (
-            "MAFA_SECRET_KEY",
-            "MAFA_RABBITMQ_PASSWORD",
-            "MAFA_REDIS_PASSWORD",
-            "MAFA_POSTGRES_PASSWORD",
-            "MAFA_SENDER_DB_PASSWORD",
-            "MAFA_RECEIVER_DB_PASSWORD",
-        )
-    }
+    values = {name: secrets.token_hex(16) for name in NAMES}
     values.update(MAFA_IMAGE_NS="mafa-offline", MAFA_PIP_ARGS="--no-index", MAFA_PORT="18990")
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     compose = [

@@ -120,6 +120,10 @@ def up(
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Compose file (default: the shipped one).")
     ] = None,
+    rabbitmq_ui_port: Annotated[
+        int | None,
+        typer.Option(help="Also publish RabbitMQ's UI on this port (opt-in; --bind applies)."),
+    ] = None,
 ) -> None:
     """Bring the stack up, or change it to match (only what differs changes).
 
@@ -141,6 +145,7 @@ def up(
             wait=wait,
             timeout_s=timeout,
             compose_file=(file or default_compose_file()).resolve(),
+            rabbitmq_ui_port=rabbitmq_ui_port,
         )
         if bind != LOOPBACK:
             ui.error_console().print(

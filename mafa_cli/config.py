@@ -57,6 +57,7 @@ class UpSettings:
     wait: bool
     timeout_s: float
     compose_file: Path
+    rabbitmq_ui_port: int | None = None  # opt-in: publish the broker's UI on bind:port
 
     def __post_init__(self) -> None:
         check_project(self.project)
@@ -64,6 +65,14 @@ class UpSettings:
         check_replicas("--receivers", self.receivers)
         if not 1 <= self.port <= 65535:
             raise UsageError(f"--port {self.port} is not a TCP port", hint="use 1..65535")
+        if self.rabbitmq_ui_port is not None and not 1 <= self.rabbitmq_ui_port <= 65535:
+            raise UsageError(
+                f"--rabbitmq-ui-port {self.rabbitmq_ui_port} is not a TCP port", hint="1..65535"
+            )
+        if self.rabbitmq_ui_port == self.port:
+            raise UsageError(
+                "--rabbitmq-ui-port must differ from --port", hint="e.g. --rabbitmq-ui-port 15672"
+            )
         if self.images not in IMAGE_SETS:
             raise UsageError(
                 f"--images {self.images!r}", hint=f"use one of {', '.join(IMAGE_SETS)}"
@@ -75,12 +84,39 @@ class UpSettings:
         if not 0 <= self.fail_rate <= 1:
             raise UsageError(f"--fail-rate {self.fail_rate} is out of range", hint="use 0..1")
         if self.timeout_s <= 0:
-            raise UsageError("--timeout must be positive")
+            raise UsageError("--timeout must be positive", hint="seconds, e.g. --timeout 300")
         if not self.compose_file.is_file():
             raise UsageError(
                 f"compose file {self.compose_file} not found",
                 hint="pass it with -f, or run mafa from a checkout of its repository",
             )
+
+    @classmethod
+    def for_run(
+        cls,
+        project: str,
+        senders: int,
+        receivers: int,
+        port: int,
+        images: str,
+        max_delay_s: float,
+        fail_rate: float,
+    ) -> UpSettings:
+        """What `mafa smoke` and `mafa demo` bring up: the shipped file, on loopback, waited for."""
+        return cls(
+            project=project,
+            senders=senders,
+            receivers=receivers,
+            port=port,
+            bind=LOOPBACK,
+            images=images,
+            max_delay_s=max_delay_s,
+            fail_rate=fail_rate,
+            build=None,
+            wait=True,
+            timeout_s=300.0,
+            compose_file=default_compose_file(),
+        )
 
     def replicas(self, service: str) -> int:
         return {"sender": self.senders, "receiver": self.receivers}.get(service, 1)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mafa_cli import report as charts
-from mafa_cli.config import LOOPBACK, UpSettings, default_compose_file
+from mafa_cli.config import UpSettings
 from mafa_cli.errors import UsageError
 from mafa_cli.ledger import LedgerReport
 from mafa_cli.load.runner import LoadResult, LoadSettings
@@ -40,7 +40,9 @@ class DemoSettings:
         if self.duration_s < 20:
             raise UsageError("--duration must be at least 20s", hint="e.g. --duration 90s")
         if not 1 <= self.receivers <= 10 or not 1 <= self.senders <= 32:
-            raise UsageError("use 1..32 senders and 1..10 receivers (they are tripled half-way)")
+            raise UsageError(
+                "use 1..32 senders and 1..10 receivers", hint="receivers are tripled half-way"
+            )
 
 
 @dataclass(frozen=True)
@@ -53,19 +55,14 @@ class DemoResult:
 
 
 def demo(settings: DemoSettings, out: Console, reporter: operations.Reporter) -> DemoResult:
-    up = UpSettings(
-        project=settings.project,
-        senders=settings.senders,
-        receivers=settings.receivers,
-        port=settings.port,
-        bind=LOOPBACK,
-        images=settings.images,
+    up = UpSettings.for_run(
+        settings.project,
+        settings.senders,
+        settings.receivers,
+        settings.port,
+        settings.images,
         max_delay_s=2.0,
         fail_rate=0.2,
-        build=None,
-        wait=True,
-        timeout_s=300.0,
-        compose_file=default_compose_file(),
     )
     stack = operations.up(up, reporter)
     try:

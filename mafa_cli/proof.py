@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mafa_cli import ledger
-from mafa_cli.config import LOOPBACK, UpSettings, default_compose_file
+from mafa_cli.config import LOOPBACK, UpSettings
 from mafa_cli.errors import MafaError, UsageError
 from mafa_cli.load.settings import new_run_id
 from mafa_cli.stack import operations, secrets
@@ -142,22 +142,19 @@ def write_junit(path: Path, name: str, result: ProofResult) -> None:
 def smoke(settings: SmokeSettings, reporter: operations.Reporter) -> ProofResult:
     if not 1 <= settings.messages <= 1_000_000:
         raise UsageError(f"--messages {settings.messages} is out of range", hint="use 1..1000000")
-    up = UpSettings(
-        project=settings.project,
-        senders=settings.senders,
-        receivers=settings.receivers,
-        port=settings.port,
-        bind=LOOPBACK,
-        images=settings.images,
-        max_delay_s=settings.max_delay_s,
-        fail_rate=settings.fail_rate,
-        build=None,
-        wait=True,
-        timeout_s=180.0,
-        compose_file=default_compose_file(),
+    up = UpSettings.for_run(
+        settings.project,
+        settings.senders,
+        settings.receivers,
+        settings.port,
+        settings.images,
+        settings.max_delay_s,
+        settings.fail_rate,
     )
     if settings.senders < 1 or settings.receivers < 1:
-        raise UsageError("smoke needs at least one sender and one receiver")
+        raise UsageError(
+            "smoke needs at least one sender and one receiver", hint="--senders 2 --receivers 3"
+        )
     started = time.monotonic()
     try:
         result = operations.up(up, reporter)

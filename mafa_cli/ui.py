@@ -90,9 +90,7 @@ def up_summary(result: UpResult) -> str:
         f"  results page   {result.url}/received",
     ]
     if result.rabbitmq_ui:
-        lines.append(
-            f"  RabbitMQ UI    {result.rabbitmq_ui} (on the stack network only; user mafa)"
-        )
+        lines.append(f"  RabbitMQ UI    {result.rabbitmq_ui} (user mafa)")
     lines += [
         f"  credentials    {result.secrets_file} (readable by you only)",
         "",

@@ -50,7 +50,7 @@ def load_settings(
     except ValueError as exc:
         raise UsageError(f"--duration: {exc}", hint="e.g. --duration 90s or 2m") from None
     if duration_s < 1:
-        raise UsageError("--duration must be at least 1s")
+        raise UsageError("--duration must be at least 1s", hint="e.g. --duration 30s")
     if not 1 <= users <= MAX_USERS:
         raise UsageError(f"--users {users} is out of range", hint=f"use 1..{MAX_USERS}")
     if spawn_rate <= 0:
@@ -68,7 +68,9 @@ def load_settings(
     if not 0 <= workers <= 64:
         raise UsageError(f"--workers {workers} is out of range", hint="use 0..64")
     if not 1 <= message_bytes <= 4096:
-        raise UsageError("--message-bytes must be within 1..4096 (the stack's limit)")
+        raise UsageError(
+            "--message-bytes must be within 1..4096", hint="the stack refuses longer messages"
+        )
     try:
         parse_weights(weights)
     except ValueError as exc:

@@ -82,3 +82,24 @@ class Database:
                     ) from exc
                 log.warning("database not ready (%s); retrying in %.1fs", exc, wait)
                 time.sleep(wait)
+
+
+class NodeStore:
+    """What both services' stores share: a health check, and a row per node in `schema.nodes`
+    (its counters start at zero; the container's host name links it to its container)."""
+
+    schema = ""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def ping(self) -> bool:
+        return self._db.ping()
+
+    def register_node(self, node: str, host: str) -> None:
+        with self._db.transaction() as cur:
+            cur.execute(
+                f"INSERT INTO {self.schema}.nodes (node, host) VALUES (%s, %s)"  # noqa: S608 (a class constant)
+                " ON CONFLICT (node) DO UPDATE SET host = excluded.host",
+                (node, host),
+            )

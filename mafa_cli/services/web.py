@@ -32,6 +32,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from flask_session import Session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mafa_cli.services.messages import InvalidInput
 from mafa_cli.services.nodes import colour_index
@@ -174,7 +175,12 @@ def create_app(
             request.get_data(cache=True)
 
     Session(app)
-    app.session_interface = _GuardedSessions(app.session_interface, unavailable)
+    inner = app.session_interface
+    # The cookie is Secure when the page was served over HTTPS (TLS ended in front of the
+    # balancer, which says so in X-Forwarded-Proto; it drops any such header from clients).
+    inner.get_cookie_secure = lambda _app: request.is_secure  # type: ignore[method-assign,assignment]
+    app.session_interface = _GuardedSessions(inner, unavailable)
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0)  # type: ignore[method-assign]
     csrf = CSRFProtect(app)
 
     @app.after_request

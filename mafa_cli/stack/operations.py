@@ -22,7 +22,7 @@ from mafa_cli.config import UpSettings
 from mafa_cli.errors import Conflict, MafaError, NotFound, Unhealthy, UsageError
 from mafa_cli.stack import secrets
 from mafa_cli.stack.build_context import context_hash
-from mafa_cli.stack.compose_model import ComposeModel, Service, load
+from mafa_cli.stack.compose_model import ComposeModel, Port, Service, load
 from mafa_cli.stack.docker_backend import ContainerInfo, DockerBackend
 from mafa_cli.stack.plan import Existing, Plan, Wanted, compute
 
@@ -83,7 +83,15 @@ def _model(backend: DockerBackend, settings: UpSettings) -> ComposeModel:
             "the offline image set is not built on this host",
             hint="build it with compose/offline/build-images.sh (scripts/setup-host does)",
         )
-    return load(settings.compose_file, settings.interpolation_env(values, offline))
+    model = load(settings.compose_file, settings.interpolation_env(values, offline))
+    if settings.rabbitmq_ui_port and "rabbitmq" in model.services:
+        # Opt-in, so not in the compose file: the broker's UI on the balancer's address.
+        rabbit = model.services["rabbitmq"]
+        published = replace(
+            rabbit, ports=(*rabbit.ports, Port(settings.bind, settings.rabbitmq_ui_port, 15672))
+        )
+        model = replace(model, services={**model.services, "rabbitmq": published})
+    return model
 
 
 def _images(
@@ -299,7 +307,13 @@ def up(settings: UpSettings, reporter: Reporter) -> UpResult:
         url=f"http://{settings.bind}:{settings.port}",
         plan=plan,
         secrets_file=secrets.secrets_file(settings.project),
-        rabbitmq_ui=f"http://{rabbit.ip}:15672" if rabbit and rabbit.ip else None,
+        rabbitmq_ui=(
+            f"http://{settings.bind}:{settings.rabbitmq_ui_port}"
+            if settings.rabbitmq_ui_port
+            else f"http://{rabbit.ip}:15672 (on the stack network only)"
+            if rabbit and rabbit.ip
+            else None
+        ),
         seconds=time.monotonic() - started,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,17 +25,12 @@ from typing import Any
 import psycopg
 import requests
 
+from mafa_cli.stack.secrets import NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose" / "compose.yaml"
 ARTIFACTS = ROOT / "artifacts"
-SECRET_NAMES = (
-    "MAFA_SECRET_KEY",
-    "MAFA_RABBITMQ_PASSWORD",
-    "MAFA_REDIS_PASSWORD",
-    "MAFA_POSTGRES_PASSWORD",
-    "MAFA_SENDER_DB_PASSWORD",
-    "MAFA_RECEIVER_DB_PASSWORD",
-)
+SECRET_NAMES = NAMES  # the secrets compose.yaml requires
 
 
 def free_port() -> int:
@@ -230,3 +226,27 @@ def mafa_stack(prefix: str, state: Path, workdir: Path, *flags: str) -> Iterator
         logs = mafa("logs", "receiver", "-p", project, "--tail", "100", state=state, check=False)
         (ARTIFACTS / f"{project}-receivers.log").write_text(logs.stdout + logs.stderr)
         mafa("down", "-p", project, "--volumes", state=state, check=False)
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess[str]:
+    """Debian's headless Chromium, with nothing of its own reaching outside this machine."""
+    browser = shutil.which("chromium")
+    if browser is None:
+        raise AssertionError("chromium is not installed (scripts/setup-host installs it)")
+    command = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        # Chromium's own background calls (updates, time, autofill) must not leave the machine:
+        # no name resolves except the loopback one the stack is on.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)

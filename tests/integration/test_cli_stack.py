@@ -29,9 +29,18 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def cli_stack(state: Path, workdir: Path) -> Iterator[ComposeStack]:
     """A stack brought up by `mafa up` (2 senders, 3 receivers), for checking through its parts."""
-    flags = ("--senders", "2", "--receivers", "3", "--max-delay", "1", "--fail-rate", "0.2")
-    with mafa_stack("mafacli", state, workdir, *flags) as stack:
+    with mafa_stack("mafacli", state, workdir, *FLAGS) as stack:
         yield stack
+
+
+FLAGS = ("--senders", "2", "--receivers", "3", "--max-delay", "1", "--fail-rate", "0.2")
+
+
+def up_again(stack: ComposeStack, state: Path, *extra: str) -> str:
+    """`mafa up` once more with the stack's own flags (plus `extra`); its output."""
+    return mafa(
+        "up", "-p", stack.project, "--port", str(stack.port), *FLAGS, *extra, state=state
+    ).stdout
 
 
 def ids(stack: ComposeStack, services: tuple[str, ...] | None = None) -> dict[str, str]:
@@ -84,23 +93,8 @@ def test_up_from_nothing_is_healthy_and_plain_compose_sees_it(
 
 def test_up_again_changes_nothing(cli_stack: ComposeStack, state: Path) -> None:
     before = ids(cli_stack)
-    again = mafa(
-        "up",
-        "-p",
-        cli_stack.project,
-        "--senders",
-        "2",
-        "--receivers",
-        "3",
-        "--port",
-        str(cli_stack.port),
-        "--max-delay",
-        "1",
-        "--fail-rate",
-        "0.2",
-        state=state,
-    )
-    assert "nothing to change" in again.stdout
+    again = up_again(cli_stack, state)
+    assert "nothing to change" in again
     assert ids(cli_stack) == before
 
 
@@ -243,3 +237,18 @@ def test_down_removes_only_its_project(state: Path, stack: ComposeStack, workdir
     unknown = mafa("down", "-p", "neverheardof", state=state, check=False)
     assert unknown.returncode == ExitStatus.NOT_FOUND
     assert "no stack named 'neverheardof'" in unknown.stderr
+
+
+def test_rabbitmq_ui_is_published_only_when_asked(cli_stack: ComposeStack, state: Path) -> None:
+    before = ids(cli_stack, ("postgres", "redis"))
+    ui_port = free_port()
+    output = up_again(cli_stack, state, "--rabbitmq-ui-port", str(ui_port))
+    assert f"http://127.0.0.1:{ui_port}" in output
+    password = cli_stack.settings["MAFA_RABBITMQ_PASSWORD"]
+    url = f"http://127.0.0.1:{ui_port}/api/overview"
+    assert requests.get(url, auth=("mafa", password), timeout=10).status_code == 200
+    assert requests.get(url, timeout=10).status_code == 401
+    (rabbit,) = cli_stack.containers("rabbitmq")
+    bindings = rabbit["NetworkSettings"]["Ports"]["15672/tcp"]
+    assert [(b["HostIp"], b["HostPort"]) for b in bindings] == [("127.0.0.1", str(ui_port))]
+    assert ids(cli_stack, ("postgres", "redis")) == before, "only the broker was recreated"

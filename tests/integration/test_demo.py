@@ -5,15 +5,13 @@ headless Chromium."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.integration.stack import ARTIFACTS, free_port, mafa
+from tests.integration.stack import ARTIFACTS, chromium, free_port, mafa
 
 
 @pytest.fixture(scope="module")
@@ -58,31 +56,13 @@ def test_demo_tells_the_whole_story(state: Path, tmp_path: Path) -> None:
     assert "scale receivers 2-&gt;6" in page, "the scale-up is marked on the time axis"
 
     # Looked at: headless Chromium renders the report; the charts show lines, not empty axes.
-    browser = shutil.which("chromium")
-    assert browser, "chromium is not installed (scripts/setup-host installs it)"
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "demo-report.png"
-    subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            f"--user-data-dir={tmp_path / 'chromium'}",
-            "--window-size=1100,2700",
-            f"--screenshot={shot}",
-            f"file://{report_dir / 'report.html'}",
-        ],
-        capture_output=True,
-        timeout=90,
-        check=False,
+    chromium(
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--window-size=1100,2700",
+        f"--screenshot={shot}",
+        f"file://{report_dir / 'report.html'}",
     )
     image = Image.open(shot).convert("RGB")
     width, height = image.size

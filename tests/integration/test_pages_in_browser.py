@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
@@ -15,41 +14,15 @@ import requests
 from PIL import Image
 
 from mafa_cli.services.nodes import PALETTE
-from tests.integration.stack import ARTIFACTS, ComposeStack
+from tests.integration.stack import ARTIFACTS, ComposeStack, chromium
 
 TRICKY = "<b>bold?</b> {{ 7*7 }} <script>alert(1)</script> & done"
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
-
-
 def browse(url: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     profile = out.parent / f"profile-{out.stem}"
-    command = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        # Chromium's own background calls (updates, time, autofill) must not leave the machine:
-        # no name resolves except the loopback one the stack is on.
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        f"--user-data-dir={profile}",
-        "--window-size=1200,1400",  # tall enough for all 20 rows
-        *extra,
-        url,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+    # Tall enough for all 20 rows.
+    return chromium(f"--user-data-dir={profile}", "--window-size=1200,1400", *extra, url)
 
 
 def node_colours(dom: str) -> set[tuple[int, int, int]]:

@@ -55,6 +55,22 @@ def test_only_the_balancer_is_published_and_only_on_loopback(stack: ComposeStack
         socket.create_connection((gateway, stack.port), timeout=3).close()
 
 
+def test_session_cookie_is_secure_only_over_https(stack: ComposeStack) -> None:
+    # What a TLS terminator in front of the balancer would say, straight to a sender:
+    sender = stack.ip("sender")
+    direct = requests.get(
+        f"http://{sender}:8000/", headers={"X-Forwarded-Proto": "https"}, timeout=10
+    )
+    assert "; Secure" in direct.headers["Set-Cookie"]
+    assert (
+        "; Secure" not in requests.get(f"http://{sender}:8000/", timeout=10).headers["Set-Cookie"]
+    )
+    # Through the balancer a client cannot claim HTTPS for itself.
+    spoofed = requests.get(f"{stack.url}/", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    assert "; Secure" not in spoofed.headers["Set-Cookie"]
+    assert "HttpOnly" in spoofed.headers["Set-Cookie"]
+
+
 def test_rabbitmq_has_no_guest(stack: ComposeStack) -> None:
     host = stack.ip("rabbitmq")
     with pytest.raises(pika.exceptions.ProbableAuthenticationError):

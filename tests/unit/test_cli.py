@@ -30,6 +30,14 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (["up", "--images", "cloud"], ExitStatus.USAGE, "--images 'cloud'"),
         (["up", "--project", "Bad Name"], ExitStatus.USAGE, "invalid project name"),
         (["up", "-f", "/nonexistent.yaml"], ExitStatus.USAGE, "compose file /nonexistent.yaml"),
+        (["up", "--rabbitmq-ui-port", "8080"], ExitStatus.USAGE, "must differ from --port"),
+        (["watch", "--svg", "x.svg"], ExitStatus.USAGE, "--svg goes with --once"),
+        (["watch", "--interval", "50ms"], ExitStatus.USAGE, "--interval 50ms is out of range"),
+        (["load", "--duration", "soon"], ExitStatus.USAGE, "--duration: 'soon'"),
+        (["chaos", "--kill", "db"], ExitStatus.USAGE, "--kill 'db'"),
+        (["smoke", "--senders", "40"], ExitStatus.USAGE, "--senders 40 is out of range"),
+        (["demo", "--duration", "5s"], ExitStatus.USAGE, "--duration must be at least 20s"),
+        (["report", "--record", "/nonexistent.jsonl"], ExitStatus.USAGE, "cannot read the record"),
         (["up"], ExitStatus.ENGINE, "cannot reach a Docker engine"),
         (["status"], ExitStatus.ENGINE, "cannot reach a Docker engine"),
         (["down"], ExitStatus.ENGINE, "cannot reach a Docker engine"),
@@ -62,7 +70,20 @@ def test_version() -> None:
 
 
 def test_every_command_has_help_with_an_example() -> None:
-    for command in ("up", "scale", "status", "logs", "down"):
+    for command in (
+        "up",
+        "scale",
+        "status",
+        "logs",
+        "load",
+        "watch",
+        "ledger",
+        "smoke",
+        "chaos",
+        "report",
+        "demo",
+        "down",
+    ):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0
         assert "Example: mafa" in result.output

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from mafa_cli.services.db import Cursor, Database
+from mafa_cli.services.db import Cursor, NodeStore
 from mafa_cli.services.messages import Envelope
 
 Outcome = Literal["processed", "duplicate", "failed", "interrupted"]
@@ -81,20 +81,8 @@ class ProcessedRow:
     body: str
 
 
-class ReceiverStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def ping(self) -> bool:
-        return self._db.ping()
-
-    def register_node(self, node: str, host: str) -> None:
-        with self._db.transaction() as cur:
-            cur.execute(
-                "INSERT INTO receiver.nodes (node, host) VALUES (%s, %s)"
-                " ON CONFLICT (node) DO UPDATE SET host = excluded.host",
-                (node, host),
-            )
+class ReceiverStore(NodeStore):
+    schema = "receiver"
 
     def commit_effect(
         self, envelope: Envelope, node: str, attempt: int, redelivered: bool, duration_ms: float

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from mafa_cli.services.db import Database
+from mafa_cli.services.db import NodeStore
 from mafa_cli.services.messages import Envelope
 
 SCHEMA = """
@@ -57,20 +57,8 @@ class MessageRow:
     body: str
 
 
-class SenderStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def ping(self) -> bool:
-        return self._db.ping()
-
-    def register_node(self, node: str, host: str) -> None:
-        with self._db.transaction() as cur:
-            cur.execute(
-                "INSERT INTO sender.nodes (node, host) VALUES (%s, %s)"
-                " ON CONFLICT (node) DO UPDATE SET host = excluded.host",
-                (node, host),
-            )
+class SenderStore(NodeStore):
+    schema = "sender"
 
     def begin(self, envelope: Envelope, session_id: str | None) -> None:
         with self._db.transaction() as cur:
