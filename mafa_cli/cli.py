@@ -247,6 +247,9 @@ def load(
     weights: Annotated[
         str, typer.Option(help="Task weights, e.g. api=10,form=2,results=1,reset=1.")
     ] = "",
+    think_time: Annotated[
+        str, typer.Option(help="Seconds a user waits between actions: 0.5-2, 1, or 0 (none).")
+    ] = "0.5-2",
 ) -> None:
     """Fire sessions and messages at the stack with locust; report and thresholds at the end.
 
@@ -269,6 +272,7 @@ def load(
             workers=workers,
             message_bytes=message_bytes,
             weights=weights,
+            think_time=think_time,
         )
         out.print(f"load run {settings.run_id} against {settings.host}")
         with ui.LoadView(out, f"load run {settings.run_id}") as view:

@@ -7,7 +7,8 @@ run's messages from any other.
 
 Settings come from the environment (the runner sets them): MAFA_RUN_ID, MAFA_LOAD_WEIGHTS
 ("api=10,form=2,results=1,reset=1"), MAFA_LOAD_MESSAGE_BYTES, MAFA_LOAD_RATE (messages/s in
-total, 0 for none), MAFA_LOAD_USERS, MAFA_LOAD_SHAPE (ramp|step|spike) and MAFA_LOAD_DURATION.
+total, 0 for none), MAFA_LOAD_THINK ("0.5-2" seconds between actions, "0": none),
+MAFA_LOAD_USERS, MAFA_LOAD_SHAPE (ramp|step|spike) and MAFA_LOAD_DURATION.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from typing import Any
 
 from locust import FastHttpUser, LoadTestShape, between, constant_throughput
 
-from mafa_cli.load.plan import parse_weights, shape_users
+from mafa_cli.load.plan import parse_think_time, parse_weights, shape_users
 
 RUN_ID = os.environ.get("MAFA_RUN_ID", "manual")
 MESSAGE_BYTES = int(os.environ.get("MAFA_LOAD_MESSAGE_BYTES", "64"))
 RATE = float(os.environ.get("MAFA_LOAD_RATE", "0"))
+THINK_LOW, THINK_HIGH = parse_think_time(os.environ.get("MAFA_LOAD_THINK", "0.5-2"))
 USERS = int(os.environ.get("MAFA_LOAD_USERS", "1"))
 WEIGHTS = parse_weights(os.environ.get("MAFA_LOAD_WEIGHTS", ""))
 SHAPE = os.environ.get("MAFA_LOAD_SHAPE", "")
@@ -85,7 +87,8 @@ TASKS: dict[str, Callable[[Any], None]] = {
 
 class StackUser(FastHttpUser):
     # With a target rate, users only send messages, each paced to its share of the rate.
-    wait_time = constant_throughput(RATE / USERS) if RATE else between(0.5, 2.0)
+    # A user thinks between actions (0 for a closed loop that sends as fast as it is answered).
+    wait_time = constant_throughput(RATE / USERS) if RATE else between(THINK_LOW, THINK_HIGH)
     # locust takes a {task: weight} mapping here, though its annotation says list.
     tasks = {  # type: ignore[assignment]  # noqa: RUF012
         TASKS[name]: weight

@@ -27,6 +27,18 @@ def parse_weights(text: str) -> dict[str, int]:
     return weights
 
 
+def parse_think_time(text: str) -> tuple[float, float]:
+    """ "0.5-2" -> (0.5, 2.0) seconds between a user's actions; "1" -> (1, 1); "0": no pause."""
+    low, _, high = text.strip().removesuffix("s").partition("-")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        raise ValueError(f"bad think time {text!r}: use seconds like 0.5-2, 1 or 0") from None
+    if not 0 <= bounds[0] <= bounds[1] <= 3600:
+        raise ValueError(f"bad think time {text!r}: 0 <= low <= high <= 3600 seconds")
+    return bounds
+
+
 def shape_users(
     shape: str, elapsed_s: float, duration_s: float, users: int
 ) -> tuple[int, float] | None:

@@ -48,6 +48,7 @@ class LoadSettings:
     weights: str
     run_id: str
     project: str | None = None  # when set, `mafa watch -p PROJECT` shows this run
+    think_time: str = "0.5-2"  # seconds a user waits between actions; "0" for a closed loop
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def _environment(settings: LoadSettings) -> dict[str, str]:
         "MAFA_LOAD_USERS": str(settings.users),
         "MAFA_LOAD_SHAPE": settings.shape or "",
         "MAFA_LOAD_DURATION": f"{settings.duration_s:g}",
+        "MAFA_LOAD_THINK": settings.think_time,
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from mafa_cli import units
 from mafa_cli.config import check_project
 from mafa_cli.errors import UsageError
-from mafa_cli.load.plan import SHAPES, parse_weights
+from mafa_cli.load.plan import SHAPES, parse_think_time, parse_weights
 from mafa_cli.load.runner import LoadSettings
 
 MAX_USERS = 10_000
@@ -43,6 +43,7 @@ def load_settings(
     workers: int,
     message_bytes: int,
     weights: str,
+    think_time: str = "0.5-2",
 ) -> LoadSettings:
     check_project(project)
     try:
@@ -74,7 +75,11 @@ def load_settings(
     try:
         parse_weights(weights)
     except ValueError as exc:
-        raise UsageError(f"--weights: {exc}") from None
+        raise UsageError(f"--weights: {exc}", hint="e.g. --weights api=10,form=2") from None
+    try:
+        parse_think_time(think_time)
+    except ValueError as exc:
+        raise UsageError(f"--think-time: {exc}", hint="e.g. --think-time 0.5-2, or 0") from None
     if host is not None and not host.startswith(("http://", "https://")):
         raise UsageError(
             f"--host {host!r} is not an http(s) URL", hint="e.g. http://127.0.0.1:8080"
@@ -95,4 +100,5 @@ def load_settings(
         weights=weights,
         run_id=run_id,
         project=None if host else project,
+        think_time=think_time,
     )

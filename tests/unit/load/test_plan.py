@@ -9,6 +9,7 @@ from mafa_cli.load.plan import (
     EndpointStats,
     broken_thresholds,
     messages_accepted,
+    parse_think_time,
     parse_weights,
     read_stats_csv,
     shape_users,
@@ -27,6 +28,15 @@ POST,/ (form),20,0,15,16,5,50,0,2.0,0,15,16,18,19,30,45,50,50,50,50,50
 GET,/ (page),30,0,8,9,2,20,5000,3.0,0,8,9,10,11,14,18,20,20,20,20,20
 ,Aggregated,150,2,11,13,2,90,1200,14.8,0.2,11,13,15,17,24,41,58,79,90,90,90
 """
+
+
+def test_think_time() -> None:
+    assert parse_think_time("0.5-2") == (0.5, 2.0)
+    assert parse_think_time("1s") == (1.0, 1.0)
+    assert parse_think_time("0") == (0.0, 0.0)
+    for bad in ("fast", "2-1", "-1", "1-x"):
+        with pytest.raises(ValueError, match="bad think time"):
+            parse_think_time(bad)
 
 
 def test_weights() -> None:
@@ -116,6 +126,7 @@ def settings(**overrides: object) -> None:
         ({"max_p95_ms": 0.0}, "--max-p95-ms 0 makes no sense"),
         ({"workers": -1}, "--workers -1 is out of range"),
         ({"weights": "api=0,form=0"}, "--weights"),
+        ({"think_time": "later"}, "--think-time"),
         ({"host": "127.0.0.1:8080"}, "is not an http(s) URL"),
         ({"host": None, "project": "nostack"}, "no stack named 'nostack'"),
     ],
