@@ -6,7 +6,7 @@ resets its session. Every message carries the run id (MAFA_RUN_ID), so the ledge
 run's messages from any other.
 
 Settings come from the environment (the runner sets them): MAFA_RUN_ID, MAFA_LOAD_WEIGHTS
-("api=10,form=2,results=1,reset=1"), MAFA_LOAD_MESSAGE_BYTES, MAFA_LOAD_RATE (messages/s in
+("api=10,form=2,results=1,reset=1,page=0"), MAFA_LOAD_MESSAGE_BYTES, MAFA_LOAD_RATE (messages/s in
 total, 0 for none), MAFA_LOAD_THINK ("0.5-2" seconds between actions, "0": none),
 MAFA_LOAD_USERS, MAFA_LOAD_SHAPE (ramp|step|spike) and MAFA_LOAD_DURATION.
 """
@@ -72,6 +72,10 @@ def view_results(user: StackUser) -> None:
     user.client.get("/received", name="/received")
 
 
+def view_page(user: StackUser) -> None:
+    user.client.get("/", name="/ (page)")
+
+
 def reset_session(user: StackUser) -> None:
     user.client.post("/api/session/reset", json={}, name="/api/session/reset")
     user.open_page()  # the new session needs its own CSRF token
@@ -82,6 +86,7 @@ TASKS: dict[str, Callable[[Any], None]] = {
     "form": send_form,
     "results": view_results,
     "reset": reset_session,
+    "page": view_page,
 }
 
 

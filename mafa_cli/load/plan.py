@@ -8,7 +8,7 @@ import io
 import math
 from dataclasses import dataclass
 
-DEFAULT_WEIGHTS = {"api": 10, "form": 2, "results": 1, "reset": 1}
+DEFAULT_WEIGHTS = {"api": 10, "form": 2, "results": 1, "reset": 1, "page": 0}
 SHAPES = ("ramp", "step", "spike")
 
 
@@ -22,8 +22,8 @@ def parse_weights(text: str) -> dict[str, int]:
                 f"bad weight {part!r}: use name=integer with names {', '.join(DEFAULT_WEIGHTS)}"
             )
         weights[name] = int(value)
-    if weights["api"] + weights["form"] == 0:
-        raise ValueError("api and form weights are both 0: the load would send no messages")
+    if not any(weights.values()):
+        raise ValueError("every weight is 0: the users would do nothing")
     return weights
 
 

@@ -17,7 +17,7 @@ MAX_USERS = 10_000
 
 def new_run_id(now: datetime | None = None) -> str:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
-    return f"run-{stamp}-{secrets.token_hex(2)}"
+    return f"run-{stamp}-{secrets.token_hex(4)}"
 
 
 def default_host(project: str) -> str:

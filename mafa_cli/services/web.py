@@ -190,7 +190,7 @@ def create_app(
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Mafa-Node"] = settings.node_name
-        if session and not getattr(session, "_mafa_ended", False):
+        if session:  # a session that is kept (it holds something) counts as active
             try:
                 on_session_saved(session_id())
             except unavailable as exc:

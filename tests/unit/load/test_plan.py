@@ -40,13 +40,14 @@ def test_think_time() -> None:
 
 
 def test_weights() -> None:
-    assert parse_weights("") == {"api": 10, "form": 2, "results": 1, "reset": 1}
-    assert parse_weights("api=3, reset=0") == {"api": 3, "form": 2, "results": 1, "reset": 0}
+    assert parse_weights("") == {"api": 10, "form": 2, "results": 1, "reset": 1, "page": 0}
+    assert parse_weights("api=3, reset=0")["reset"] == 0
+    assert parse_weights("api=0,form=0,results=0,reset=0,page=1")["page"] == 1
     for bad in ("api", "api=x", "upload=1", "api=-1"):
         with pytest.raises(ValueError, match="bad weight"):
             parse_weights(bad)
-    with pytest.raises(ValueError, match="no messages"):
-        parse_weights("api=0,form=0")
+    with pytest.raises(ValueError, match="would do nothing"):
+        parse_weights("api=0,form=0,results=0,reset=0")
 
 
 @pytest.mark.parametrize(
@@ -125,7 +126,7 @@ def settings(**overrides: object) -> None:
         ({"max_fail_ratio": 2.0}, "--max-fail-ratio 2 makes no sense"),
         ({"max_p95_ms": 0.0}, "--max-p95-ms 0 makes no sense"),
         ({"workers": -1}, "--workers -1 is out of range"),
-        ({"weights": "api=0,form=0"}, "--weights"),
+        ({"weights": "api=0,form=0,results=0,reset=0"}, "--weights"),
         ({"think_time": "later"}, "--think-time"),
         ({"host": "127.0.0.1:8080"}, "is not an http(s) URL"),
         ({"host": None, "project": "nostack"}, "no stack named 'nostack'"),
