@@ -97,7 +97,9 @@ def main() -> None:
         for target in (10_000, 1_000_000):
             started = time.perf_counter()
             with client.database().transaction() as cur:
-                cur.execute(SEED, {"n": target - seeded, "tag": str(target)})
+                for statement in filter(str.strip, SEED.split(";")):
+                    params = {"n": target - seeded, "tag": str(target)}
+                    cur.execute(statement, params if "%(" in statement else None)
             seeded = target
             print(
                 f"seeded to {target:,} messages in {time.perf_counter() - started:.0f}s", flush=True
