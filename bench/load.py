@@ -14,27 +14,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from common import mafa, quick_stack
+
 from mafa_cli.load.plan import read_stats_csv
 
-STATE = tempfile.mkdtemp(prefix="mafa-bench-load-")
 PROJECT = "benchload"
 PORT = "18996"
 SECONDS = 20
 USERS = 48
-
-
-def mafa(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mafa_cli", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MAFA_STATE_DIR": STATE},
-    )
 
 
 def locust_cpu_seconds() -> float:
@@ -55,8 +45,8 @@ def locust_cpu_seconds() -> float:
     return total
 
 
-def run(label: str, workers: int) -> None:
-    report = Path(STATE) / label.replace(" ", "-")
+def run(state: str, label: str, workers: int) -> None:
+    report = Path(state) / label.replace(" ", "-")
     args = [
         "load",
         "-p",
@@ -80,7 +70,7 @@ def run(label: str, workers: int) -> None:
         [sys.executable, "-m", "mafa_cli", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "MAFA_STATE_DIR": STATE},
+        env={**os.environ, "MAFA_STATE_DIR": state},
     )
     cpu = 0.0
     last = 0.0
@@ -99,32 +89,13 @@ def run(label: str, workers: int) -> None:
 
 
 def main() -> None:
-    up = mafa(
-        "up",
-        "-p",
-        PROJECT,
-        "--port",
-        PORT,
-        "--senders",
-        "1",
-        "--receivers",
-        "2",
-        "--max-delay",
-        "0",
-        "--fail-rate",
-        "0",
-    )
-    if up.returncode != 0:
-        sys.exit(up.stderr)
-    try:
+    with quick_stack(PROJECT, PORT) as state:
         print(f"{USERS} closed-loop users, {SECONDS} s each, POST /api/messages only")
-        run("1 sender, 1 locust process", 0)
-        run("1 sender, 2 locust workers", 2)
-        mafa("scale", "-p", PROJECT, "--senders", "2")
-        run("2 senders, 1 locust process", 0)
-        run("2 senders, 2 locust workers", 2)
-    finally:
-        mafa("down", "-p", PROJECT, "--volumes")
+        run(state, "1 sender, 1 locust process", 0)
+        run(state, "1 sender, 2 locust workers", 2)
+        mafa(state, "scale", "-p", PROJECT, "--senders", "2")
+        run(state, "2 senders, 1 locust process", 0)
+        run(state, "2 senders, 2 locust workers", 2)
 
 
 if __name__ == "__main__":

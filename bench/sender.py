@@ -13,12 +13,13 @@ it at the end.
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from common import mafa as run_mafa
+from common import quick_stack
 
 from mafa_cli.load.plan import messages_accepted, read_stats_csv
 from mafa_cli.stack.docker_backend import DockerBackend
@@ -30,7 +31,6 @@ USERS = 32
 SECONDS = 30
 WARM_UP = 5
 RUNS = 3
-ENV = {**os.environ, "MAFA_STATE_DIR": STATE}
 CASES = {
     "page GET /": "api=0,form=0,results=0,reset=0,page=1",
     "submit JSON API": "api=1,form=0,results=0,reset=0,page=0",
@@ -39,14 +39,7 @@ CASES = {
 
 
 def mafa(*args: str, cpu: str | None = None) -> subprocess.CompletedProcess[str]:
-    prefix = ["taskset", "-c", cpu] if cpu else []
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "mafa_cli", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=ENV,
-    )
+    return run_mafa(STATE, *args, cpu=cpu)
 
 
 def docker(*args: str) -> str:
@@ -126,67 +119,51 @@ def one_run(name: str, weights: str, number: int, sender: str) -> dict[str, floa
 
 
 def main() -> None:
-    up = mafa(
-        "up",
+    with quick_stack(PROJECT, PORT, STATE):
+        measure()
+
+
+def measure() -> None:
+    containers = docker(
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        f"label=com.docker.compose.project={PROJECT}",
+    ).split()
+    sender = f"{PROJECT}-sender-1"
+    for name in containers:
+        docker("update", "--cpuset-cpus", "1" if name == sender else "0", name)
+    # 1,000 messages stored, for the page case.
+    mafa(
+        "load",
         "-p",
         PROJECT,
-        "--port",
-        PORT,
-        "--senders",
-        "1",
-        "--receivers",
-        "2",
-        "--max-delay",
+        "--users",
+        "8",
+        "--spawn-rate",
+        "8",
+        "--think-time",
         "0",
-        "--fail-rate",
-        "0",
+        "--weights",
+        CASES["submit JSON API"],
+        "--duration",
+        "8s",
+        "--report",
+        str(Path(STATE) / "fill"),
+        cpu="0",
     )
-    if up.returncode != 0:
-        sys.exit(up.stderr)
-    try:
-        containers = docker(
-            "ps",
-            "--format",
-            "{{.Names}}",
-            "--filter",
-            f"label=com.docker.compose.project={PROJECT}",
-        ).split()
-        sender = f"{PROJECT}-sender-1"
-        for name in containers:
-            docker("update", "--cpuset-cpus", "1" if name == sender else "0", name)
-        # 1,000 messages stored, for the page case.
-        mafa(
-            "load",
-            "-p",
-            PROJECT,
-            "--users",
-            "8",
-            "--spawn-rate",
-            "8",
-            "--think-time",
-            "0",
-            "--weights",
-            CASES["submit JSON API"],
-            "--duration",
-            "8s",
-            "--report",
-            str(Path(STATE) / "fill"),
-            cpu="0",
+    print(f"one sender on CPU 1; {USERS} closed-loop users; {SECONDS}s x {RUNS} runs; medians")
+    for name, weights in CASES.items():
+        runs = [one_run(name, weights, n, sender) for n in range(RUNS)]
+        median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        print(
+            f"{name:18s} {median['rps']:7.0f} req/s  p50 {median['p50']:4.0f}  "
+            f"p95 {median['p95']:4.0f}  p99 {median['p99']:4.0f} ms  "
+            f"failures {median['failures']:.0f}  sender CPU {median['cpu_ms_per_request']:.2f} "
+            f"ms/request" + (f"  dropped {median['dropped']:.0f}" if "dropped" in median else ""),
+            flush=True,
         )
-        print(f"one sender on CPU 1; {USERS} closed-loop users; {SECONDS}s x {RUNS} runs; medians")
-        for name, weights in CASES.items():
-            runs = [one_run(name, weights, n, sender) for n in range(RUNS)]
-            median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-            print(
-                f"{name:18s} {median['rps']:7.0f} req/s  p50 {median['p50']:4.0f}  "
-                f"p95 {median['p95']:4.0f}  p99 {median['p99']:4.0f} ms  "
-                f"failures {median['failures']:.0f}  sender CPU {median['cpu_ms_per_request']:.2f} "
-                f"ms/request"
-                + (f"  dropped {median['dropped']:.0f}" if "dropped" in median else ""),
-                flush=True,
-            )
-    finally:
-        mafa("down", "-p", PROJECT, "--volumes")
 
 
 if __name__ == "__main__":

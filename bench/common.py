@@ -1,0 +1,37 @@
+"""What the benchmark scripts share: running the real CLI with a state directory of their own,
+and a stack whose receivers do no work and never fail (so the senders are what is measured)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def mafa(state: str, *args: str, cpu: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`mafa ARGS` (pinned to CPU `cpu` if given), with MAFA_STATE_DIR=state."""
+    prefix = ["taskset", "-c", cpu] if cpu else []
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "mafa_cli", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MAFA_STATE_DIR": state},
+    )
+
+
+@contextmanager
+def quick_stack(project: str, port: str, state: str | None = None) -> Iterator[str]:
+    """A stack with instant, never-failing receivers; yields its state directory."""
+    state = state or tempfile.mkdtemp(prefix=f"mafa-{project}-")
+    flags = ["--senders", "1", "--receivers", "2", "--max-delay", "0", "--fail-rate", "0"]
+    up = mafa(state, "up", "-p", project, "--port", port, *flags)
+    if up.returncode != 0:
+        sys.exit(up.stderr)
+    try:
+        yield state
+    finally:
+        mafa(state, "down", "-p", project, "--volumes")
