@@ -26,7 +26,9 @@ def browse(url: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]
 
 
 def node_colours(dom: str) -> set[tuple[int, int, int]]:
-    indexes = {int(i) for i in re.findall(r"badge rounded-pill[^\"]*node-(\d)", dom)}
+    """Colours of the node pills in the table rows. (Not the header badge: the DOM and the
+    screenshot are two page loads, which the balancer may send to different nodes.)"""
+    indexes = {int(i) for i in re.findall(r'class="badge rounded-pill node-(\d)"', dom)}
     return {tuple(int(PALETTE[i][k : k + 2], 16) for k in (1, 3, 5)) for i in indexes}  # type: ignore[misc]
 
 
