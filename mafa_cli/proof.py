@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mafa_cli import ledger
-from mafa_cli.config import LOOPBACK, UpSettings
+from mafa_cli.config import UpSettings
 from mafa_cli.errors import MafaError, UsageError
-from mafa_cli.load.settings import new_run_id
+from mafa_cli.load.settings import default_host, new_run_id
 from mafa_cli.stack import operations, secrets
 from mafa_cli.stack.access import StackClient
 from mafa_cli.traffic import Traffic, TrafficCounts
@@ -227,10 +227,9 @@ def chaos(
     """Messages at `rate` while the target is killed (SIGKILL, then started again, as a restart
     policy would) or restarted every `every_s`; then the drain and the verdict."""
     rng = rng or random.Random()
-    saved = operations.saved_settings(settings.project)
+    url = default_host(settings.project)  # says "no such stack" before anything starts
     client = StackClient(settings.project)
     backend = client.backend
-    url = f"http://{LOOPBACK if saved.bind == '0.0.0.0' else saved.bind}:{saved.port}"  # noqa: S104
     run_id = new_run_id()
     faults: list[dict[str, str]] = []
     started = time.monotonic()
