@@ -134,7 +134,10 @@ def _existing(containers: Iterable[ContainerInfo]) -> list[Existing]:
 
 
 def _port_free(host: str, port: int) -> bool:
+    """Could a server listen on host:port? As servers do, SO_REUSEADDR: the closed connections
+    a load run leaves in TIME_WAIT for a minute do not hold the port, only a listener does."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
