@@ -1,4 +1,5 @@
-"""PostgreSQL access for the services: a checked connection pool and idempotent schema setup.
+"""PostgreSQL access for the services: a connection pool that heals after a server restart, and
+idempotent schema setup.
 
 The only module that imports psycopg. Stores (sender/store.py, receiver/store.py) hold the SQL and
 receive a cursor from `Database.transaction()`.
@@ -6,6 +7,7 @@ receive a cursor from `Database.transaction()`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -29,16 +31,15 @@ class DatabaseUnavailable(RuntimeError):
 
 class Database:
     def __init__(self, conninfo: str, *, max_size: int = 10, timeout_s: float = 5.0) -> None:
-        # check=: every connection is tested before it is handed out, so a restarted server costs
-        # one failed check and a reconnect, not a failed request.
+        # No check on every borrow (a round trip per request): a connection that turns out broken
+        # makes the pool test its idle ones at once (see _broken), and execute() retries.
         self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             conninfo,
             min_size=1,
             max_size=max_size,
             open=False,
             timeout=timeout_s,
-            check=ConnectionPool.check_connection,
-            kwargs={"row_factory": dict_row},
+            kwargs={"row_factory": dict_row, "autocommit": True},
             connection_class=psycopg.Connection[dict[str, Any]],
         )
 
@@ -52,15 +53,39 @@ class Database:
     def transaction(self) -> Iterator[Cursor]:
         """A cursor in one transaction: committed when the block ends, rolled back on error."""
         try:
-            with self._pool.connection() as conn, conn.cursor() as cur:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 yield cur
         except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise DatabaseUnavailable(f"database unavailable: {exc}".strip()) from exc
+            raise self._broken(exc) from exc
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """One statement in its own transaction (one round trip), its rows returned. Tried again
+        once if the connection was broken (a restarted server): statements given here must be
+        idempotent, so a first try that did commit changes nothing the second time."""
+        for attempt in (1, 2):
+            try:
+                with self._pool.connection() as conn, conn.cursor() as cur:
+                    cur.execute(sql, params)
+                    return cur.fetchall() if cur.description is not None else []
+            except psycopg.OperationalError as exc:
+                error = self._broken(exc)
+                if attempt == 2:
+                    raise error from exc
+            except PoolTimeout as exc:
+                raise self._broken(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _broken(self, exc: Exception) -> DatabaseUnavailable:
+        # One broken connection usually means all idle ones are (the server restarted): test them
+        # now, so the next requests get working connections instead of failing one by one.
+        if isinstance(exc, psycopg.OperationalError):
+            with contextlib.suppress(Exception):
+                self._pool.check()
+        return DatabaseUnavailable(f"database unavailable: {exc}".strip())
 
     def ping(self) -> bool:
         try:
-            with self.transaction() as cur:
-                cur.execute("SELECT 1")
+            self.execute("SELECT 1")
         except DatabaseUnavailable:
             return False
         return True
@@ -97,9 +122,8 @@ class NodeStore:
         return self._db.ping()
 
     def register_node(self, node: str, host: str) -> None:
-        with self._db.transaction() as cur:
-            cur.execute(
-                f"INSERT INTO {self.schema}.nodes (node, host) VALUES (%s, %s)"  # noqa: S608 (a class constant)
-                " ON CONFLICT (node) DO UPDATE SET host = excluded.host",
-                (node, host),
-            )
+        self._db.execute(
+            f"INSERT INTO {self.schema}.nodes (node, host) VALUES (%s, %s)"  # noqa: S608 (a class constant)
+            " ON CONFLICT (node) DO UPDATE SET host = excluded.host",
+            (node, host),
+        )

@@ -23,7 +23,9 @@ workers = _settings.web_workers if _settings.role == "sender" else 1
 threads = _settings.web_threads
 graceful_timeout = 20
 timeout = 60
-keepalive = 5
+# Longer than HAProxy keeps an idle pooled connection (5 s), so the balancer, not gunicorn,
+# closes it: no request is sent on a connection the server is closing.
+keepalive = 15
 accesslog = None
 errorlog = "-"
 loglevel = "info"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 # Ten colours that read well as pill backgrounds with white text (CSS classes node-0 .. node-9).
 PALETTE: tuple[str, ...] = (
@@ -19,6 +20,7 @@ PALETTE: tuple[str, ...] = (
 )
 
 
+@lru_cache(maxsize=1024)  # called for every row of every page; the names are few
 def colour_index(node_name: str) -> int:
     """The node's colour, derived from its name so that every page and the dashboard agree on it
     without sharing state (the name itself is random per process)."""

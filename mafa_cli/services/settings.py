@@ -93,8 +93,10 @@ class ServiceSettings:
     max_message_bytes: int = field(
         default=4096, metadata=_doc("MAFA_MAX_MESSAGE_BYTES", "longest message text, UTF-8 bytes")
     )
-    web_workers: int = field(default=2, metadata=_doc("MAFA_WEB_WORKERS", "gunicorn processes"))
-    web_threads: int = field(default=8, metadata=_doc("MAFA_WEB_THREADS", "threads per process"))
+    # One process per sender replica: on one CPU it served 20 % more pages than two processes
+    # (bench/sender.py); more CPUs are used by more replicas (`mafa up --senders N`).
+    web_workers: int = field(default=1, metadata=_doc("MAFA_WEB_WORKERS", "gunicorn processes"))
+    web_threads: int = field(default=16, metadata=_doc("MAFA_WEB_THREADS", "threads per process"))
     unsafe_ack_before_commit: bool = field(
         default=False,
         metadata=_doc(

@@ -31,6 +31,7 @@ from flask import (
 from flask.sessions import SessionInterface, SessionMixin
 from flask_session import Session
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -42,14 +43,17 @@ from mafa_cli.services.settings import ServiceSettings
 __all__ = [
     "Blueprint",
     "Flask",
+    "Markup",
     "Response",
     "create_app",
     "flash",
     "get_flashed_messages",
     "health",
     "jsonify",
+    "mark_session_kept_alive",
     "redirect",
     "regenerate_session",
+    "render_fragment",
     "render_template",
     "request",
     "session",
@@ -119,6 +123,21 @@ def health(db_ok: bool, redis_ok: bool, node: str, **extra: bool) -> Response:
     return response
 
 
+def render_fragment(template: str, **context: Any) -> Markup:
+    """A template rendered into a piece of HTML that another template includes as is (it was
+    escaped when rendered)."""
+    return Markup(render_template(template, **context))  # noqa: S704 (autoescaped template)
+
+
+_KEPT_ALIVE = "mafa.session_kept_alive"
+
+
+def mark_session_kept_alive() -> None:
+    """Say that this request has renewed its session already (sessions.SessionCounts did, with
+    its own reads), so the after-request hook does not do it again."""
+    request.environ[_KEPT_ALIVE] = True
+
+
 def session_id() -> str:
     """The server-side session id (Flask-Session's `sid`)."""
     return str(session.sid)  # type: ignore[attr-defined]
@@ -146,7 +165,11 @@ def create_app(
         SESSION_TYPE="redis",
         SESSION_REDIS=redis_client,
         SESSION_KEY_PREFIX=SESSION_KEY_PREFIX,
-        SESSION_PERMANENT=True,
+        # The server keeps a session for a lifetime after its last request (sessions.py renews it
+        # on every request, one round trip with the page's own reads); the cookie lasts as long
+        # as the browser session. So Flask-Session writes the data only when it changed.
+        SESSION_PERMANENT=False,
+        SESSION_REFRESH_EACH_REQUEST=False,
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime_s),
         SESSION_COOKIE_NAME="mafa_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -190,7 +213,9 @@ def create_app(
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Mafa-Node"] = settings.node_name
-        if session:  # a session that is kept (it holds something) counts as active
+        # A session that is kept (it holds something) counts as active; renewed here unless the
+        # route already did it in its own round trip.
+        if session and not request.environ.get(_KEPT_ALIVE):
             try:
                 on_session_saved(session_id())
             except unavailable as exc:

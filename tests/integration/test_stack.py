@@ -264,3 +264,35 @@ def test_balancer_finds_new_senders_without_restart(stack: ComposeStack) -> None
         assert after["State"]["StartedAt"] == haproxy["State"]["StartedAt"], "haproxy restarted"
     finally:
         stack.compose("up", "-d", "--no-recreate", "--scale", "sender=2", "--scale", "receiver=3")
+
+
+def test_every_sender_page_shows_a_new_message_at_once(stack: ComposeStack) -> None:
+    # Each sender keeps its page's latest-messages table until a message is accepted anywhere
+    # (a version in Redis moves on): warm both senders' tables, send through one, and every
+    # page after must show the message at once, whichever sender serves it.
+    viewer = requests.Session()
+    served_by = {viewer.get(f"{stack.url}/", timeout=10).headers["X-Mafa-Node"] for _ in range(4)}
+    assert len(served_by) == 2, "both senders served (and cached) the page"
+    text = f"fresh {uuid.uuid4()}"
+    assert send(requests.Session(), stack.url, text).status_code == 202
+    pages = [viewer.get(f"{stack.url}/", timeout=10) for _ in range(4)]
+    assert {page.headers["X-Mafa-Node"] for page in pages} == served_by
+    assert all(text in page.text for page in pages)
+
+
+def test_an_active_session_is_renewed_on_the_server(stack: ComposeStack) -> None:
+    # The session's data is written only when it changes; every request renews its lifetime.
+    client = requests.Session()
+    client.get(f"{stack.url}/", timeout=10)
+    key = f"mafa:sess:{client.cookies['mafa_session']}"
+
+    def ttl() -> int:
+        out = stack.compose("exec", "-T", "redis", "redis-cli", "TTL", key).stdout
+        return int(out.strip())
+
+    lifetime = ttl()
+    assert lifetime > 0
+    time.sleep(2.5)
+    assert ttl() <= lifetime - 2
+    client.get(f"{stack.url}/api/stats", timeout=10)
+    assert ttl() >= lifetime - 1, "a request renews the session"

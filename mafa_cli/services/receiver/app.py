@@ -16,6 +16,7 @@ from mafa_cli.services.web import (
     Response,
     health,
     jsonify,
+    mark_session_kept_alive,
     render_template,
     session_id,
 )
@@ -37,13 +38,14 @@ def build_blueprint(
 
     def overview() -> dict[str, Any]:
         node_stats, messages = store.page(settings.node_name)
-        mine, active = sessions.overview(session_id())
+        counts = sessions.overview(session_id())
+        mark_session_kept_alive()
         return {
             "stats": {
                 "processed": node_stats.handled,
                 "last_at": node_stats.last_handled_at,
-                "session_messages": mine,
-                "active_sessions": active,
+                "session_messages": counts.session_messages,
+                "active_sessions": counts.active_sessions,
             },
             "messages": messages,
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,18 +25,21 @@ from mafa_cli.services.messages import (
     parse_form_body,
     parse_json_body,
 )
-from mafa_cli.services.sender.store import SCHEMA, SenderStore
-from mafa_cli.services.sessions import REDIS_ERRORS, SessionCounts, make_client
+from mafa_cli.services.sender.store import SCHEMA, MessageRow, NodeStats, SenderStore
+from mafa_cli.services.sessions import REDIS_ERRORS, Overview, SessionCounts, make_client
 from mafa_cli.services.settings import ServiceSettings
 from mafa_cli.services.web import (
     Blueprint,
     Flask,
+    Markup,
     Response,
     flash,
     health,
     jsonify,
+    mark_session_kept_alive,
     redirect,
     regenerate_session,
+    render_fragment,
     render_template,
     request,
     session,
@@ -53,6 +57,21 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     PublishRefused,
     *REDIS_ERRORS,
 )
+
+
+# How old the page's shared part may get if a messages-version bump was lost (Redis failed
+# between a message's commit and its bump); otherwise it is exactly as fresh as the database.
+PAGE_MAX_AGE_S = 2.0
+
+
+@dataclass(frozen=True)
+class PageData:
+    """What every page view of this node shows alike, read at one messages version."""
+
+    version: int
+    read_at: float  # time.monotonic()
+    node_stats: NodeStats
+    messages: list[MessageRow]
 
 
 @dataclass(frozen=True)
@@ -76,6 +95,7 @@ class Sender:
         self.store = store
         self.publisher = publisher
         self.sessions = sessions
+        self._page: PageData | None = None  # replaced whole, so threads need no lock
 
     def accept(self, text: str, run_id: str | None, sid: str) -> Accepted:
         node = self.settings.node_name
@@ -104,18 +124,26 @@ class Sender:
             log.warning("message %s accepted; session count not updated", envelope.id)
         return Accepted(envelope, accepted_at, count)
 
-    def overview(self, sid: str) -> dict[str, Any]:
-        node_stats, messages = self.store.page(self.settings.node_name)
-        mine, active = self.sessions.overview(sid)
-        return {
-            "stats": {
-                "processed": node_stats.accepted,
-                "last_at": node_stats.last_accepted_at,
-                "session_messages": mine,
-                "active_sessions": active,
-            },
-            "messages": messages,
-        }
+    def overview(self, sid: str) -> tuple[Overview, PageData]:
+        """The session's figures (renewing it), and the page's shared part: read from the
+        database only when a message was accepted since the last read (the version moved)."""
+        sessions = self.sessions.overview(sid)
+        page = self._page
+        if (
+            page is None
+            or page.version != sessions.messages_version
+            or time.monotonic() - page.read_at > PAGE_MAX_AGE_S
+        ):
+            read_at = time.monotonic()
+            node = self.settings.node_name
+            page = PageData(
+                sessions.messages_version,
+                read_at,
+                self.store.node_stats(node),
+                self.store.latest(),
+            )
+            self._page = page
+        return sessions, page
 
 
 def _start_session() -> None:
@@ -128,14 +156,38 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
     api = Blueprint("sender_api", __name__, url_prefix="/api")
     settings = sender.settings
 
+    # The latest-messages table, rendered once per PageData (threads may race to render the
+    # same one: harmless, the result is the same).
+    rendered: list[tuple[PageData, Markup]] = []
+
+    def latest_table(page: PageData) -> Markup:
+        if rendered and rendered[-1][0] is page:
+            return rendered[-1][1]
+        html = render_fragment("_latest_messages.html", messages=page.messages)
+        rendered[:] = [(page, html)]
+        return html
+
+    def page_stats(sid: str) -> tuple[dict[str, Any], PageData]:
+        sessions, page = sender.overview(sid)
+        mark_session_kept_alive()
+        stats = {
+            "processed": page.node_stats.accepted,
+            "last_at": page.node_stats.last_accepted_at,
+            "session_messages": sessions.session_messages,
+            "active_sessions": sessions.active_sessions,
+        }
+        return stats, page
+
     def render_home(status: int = 200, error: str | None = None, draft: str = "") -> Response:
         _start_session()
+        stats, page = page_stats(session_id())
         html = render_template(
             "sender.html",
             error=error,
             draft=draft,
             max_chars=settings.max_message_bytes,
-            **sender.overview(session_id()),
+            stats=stats,
+            latest_table=latest_table(page),
         )
         return Response(html, status=status, mimetype="text/html")
 
@@ -156,6 +208,8 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
         run_id = clean_run_id(request.headers.get("X-Mafa-Run"))
         _start_session()
         accepted = sender.accept(text, run_id, session_id())
+        if accepted.session_messages is not None:
+            mark_session_kept_alive()
         flash(f"Message accepted by {settings.node_name} (id {accepted.envelope.id}).", "success")
         # Post/Redirect/Get: a refresh of the page does not send the message again.
         return redirect(url_for("sender.home"), code=303)  # type: ignore[return-value]
@@ -193,6 +247,8 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
         run_id = clean_run_id(data.get("run_id") or request.headers.get("X-Mafa-Run"))
         _start_session()
         accepted = sender.accept(text, run_id, session_id())
+        if accepted.session_messages is not None:
+            mark_session_kept_alive()
         response = jsonify(
             {
                 "id": str(accepted.envelope.id),
@@ -213,8 +269,7 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
 
     @api.get("/stats")
     def api_stats() -> Response:
-        overview = sender.overview(session_id())
-        stats = overview["stats"]
+        stats, _page = page_stats(session_id())
         last = stats["last_at"]
         return jsonify(
             {

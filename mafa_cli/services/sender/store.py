@@ -60,54 +60,62 @@ class MessageRow:
 class SenderStore(NodeStore):
     schema = "sender"
 
+    # Each write is one idempotent statement (one round trip, safe for Database.execute to retry).
+
     def begin(self, envelope: Envelope, session_id: str | None) -> None:
-        with self._db.transaction() as cur:
-            cur.execute(
-                "INSERT INTO sender.messages (id, body, node, session_id, run_id, status)"
-                " VALUES (%s, %s, %s, %s, %s, 'publishing')",
-                (envelope.id, envelope.body, envelope.sender, session_id, envelope.run_id),
-            )
+        self._db.execute(
+            "INSERT INTO sender.messages (id, body, node, session_id, run_id, status)"
+            " VALUES (%s, %s, %s, %s, %s, 'publishing') ON CONFLICT (id) DO NOTHING",
+            (envelope.id, envelope.body, envelope.sender, session_id, envelope.run_id),
+        )
 
     def mark_accepted(self, message_id: UUID, node: str) -> datetime:
-        with self._db.transaction() as cur:
-            cur.execute(
-                "UPDATE sender.messages SET status = 'accepted', accepted_at = now()"
-                " WHERE id = %s RETURNING accepted_at",
-                (message_id,),
-            )
-            row = cur.fetchone()
-            cur.execute(
-                "INSERT INTO sender.nodes AS n (node, accepted, last_accepted_at)"
-                " VALUES (%s, 1, now()) ON CONFLICT (node) DO UPDATE"
-                " SET accepted = n.accepted + 1, last_accepted_at = excluded.last_accepted_at",
-                (node,),
-            )
-        if row is None:
-            raise LookupError(f"message {message_id} has no row: begin() was not called")
-        accepted_at: datetime = row["accepted_at"]
-        return accepted_at
+        """The row becomes 'accepted' and the node's counter counts it, in one statement; only
+        a 'publishing' row changes, so a retried statement does not count a message twice."""
+        rows = self._db.execute(
+            "WITH marked AS ("
+            "  UPDATE sender.messages SET status = 'accepted', accepted_at = now()"
+            "  WHERE id = %s AND status = 'publishing' RETURNING accepted_at)"
+            " INSERT INTO sender.nodes AS n (node, accepted, last_accepted_at)"
+            " SELECT %s, 1, accepted_at FROM marked ON CONFLICT (node) DO UPDATE"
+            " SET accepted = n.accepted + 1, last_accepted_at = excluded.last_accepted_at"
+            " RETURNING last_accepted_at",
+            (message_id, node),
+        )
+        if rows:
+            accepted_at: datetime = rows[0]["last_accepted_at"]
+            return accepted_at
+        # Nothing changed: marked already (by a first try whose answer was lost), or no row.
+        done = self._db.execute(
+            "SELECT accepted_at FROM sender.messages WHERE id = %s AND status = 'accepted'",
+            (message_id,),
+        )
+        if not done:
+            raise LookupError(f"message {message_id} has no 'publishing' row: begin() not called")
+        marked_at: datetime = done[0]["accepted_at"]
+        return marked_at
 
     def mark_failed(self, message_id: UUID, uncertain: bool = False) -> None:
         status = "unconfirmed" if uncertain else "failed"
-        with self._db.transaction() as cur:
-            cur.execute(
-                "UPDATE sender.messages SET status = %s WHERE id = %s", (status, message_id)
-            )
+        self._db.execute(
+            "UPDATE sender.messages SET status = %s WHERE id = %s AND status = 'publishing'",
+            (status, message_id),
+        )
 
-    def page(self, node: str, limit: int = 20) -> tuple[NodeStats, list[MessageRow]]:
-        """This node's counters and the latest accepted messages of all nodes (index scan)."""
-        with self._db.transaction() as cur:
-            cur.execute(
-                "SELECT accepted, last_accepted_at FROM sender.nodes WHERE node = %s", (node,)
-            )
-            stats_row = cur.fetchone()
-            cur.execute(
-                "SELECT seq, node, accepted_at, body FROM sender.messages"
-                " WHERE status = 'accepted' ORDER BY seq DESC LIMIT %s",
-                (limit,),
-            )
-            rows = [MessageRow(**r) for r in cur.fetchall()]
-        return self._stats(stats_row), rows
+    def node_stats(self, node: str) -> NodeStats:
+        rows = self._db.execute(
+            "SELECT accepted, last_accepted_at FROM sender.nodes WHERE node = %s", (node,)
+        )
+        return self._stats(rows[0] if rows else None)
+
+    def latest(self, limit: int = 20) -> list[MessageRow]:
+        """The latest accepted messages of all nodes (an index scan, whatever the table's size)."""
+        rows = self._db.execute(
+            "SELECT seq, node, accepted_at, body FROM sender.messages"
+            " WHERE status = 'accepted' ORDER BY seq DESC LIMIT %s",
+            (limit,),
+        )
+        return [MessageRow(**r) for r in rows]
 
     @staticmethod
     def _stats(row: dict[str, Any] | None) -> NodeStats:
