@@ -7,8 +7,10 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+
+from mafa_cli.stack.docker_backend import ContainerInfo
 
 
 def mafa(state: str, *args: str, cpu: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -35,3 +37,12 @@ def quick_stack(project: str, port: str, state: str | None = None) -> Iterator[s
         yield state
     finally:
         mafa(state, "down", "-p", project, "--volumes")
+
+
+def pin(containers: Iterable[ContainerInfo], measured_service: str) -> None:
+    """The measured service's replicas on CPU 1, everything else on CPU 0."""
+    for info in containers:
+        cpus = "1" if info.service == measured_service else "0"
+        subprocess.run(
+            ["docker", "update", "--cpuset-cpus", cpus, info.name], check=True, capture_output=True
+        )

@@ -1,169 +1,189 @@
 """One sender replica on one CPU: requests/s, p50/p95/p99, failures and the sender's CPU time per
 request, for (a) the page `GET /` with 1,000 messages stored, (b) a message through the JSON
 API, (c) a message through the HTML form. 32 closed-loop users, 5 s warm-up, 30 s measured,
-three runs each, medians. After each message run, every message locust saw accepted is checked
-to be in the database (so no silent drop makes the figures look good).
+three runs each, medians.
 
-    .venv/bin/python bench/sender.py
+    .venv/bin/python bench/sender.py [--runs 3] [--seconds 30] [--project NAME]
 
 The sender is pinned to CPU 1 (`docker update --cpuset-cpus`), everything else (infrastructure,
-receivers, balancer, locust) to CPU 0. Brings up its own stack (project benchsender) and removes
-it at the end.
+balancer, locust) to CPU 0. During the message cases the receivers are scaled to 0, so the
+sender's work is what is measured and every accepted message must still be in the queue: after
+each run the figures say how many messages locust saw accepted but the database does not hold
+("dropped") and whether the queue grew by exactly the run's accepted rows ("queue ok"). The
+receivers come back at the end and drain the queue.
+
+Brings up its own stack (project benchsender) and removes it at the end; with --project it
+measures a running stack instead (MAFA_STATE_DIR must point at its state).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from common import mafa as run_mafa
-from common import quick_stack
+from common import pin, quick_stack
 
 from mafa_cli.load.plan import messages_accepted, read_stats_csv
+from mafa_cli.stack.access import StackClient
 from mafa_cli.stack.docker_backend import DockerBackend
 
-STATE = tempfile.mkdtemp(prefix="mafa-bench-sender-")
-PROJECT = "benchsender"
-PORT = "18995"
 USERS = 32
-SECONDS = 30
 WARM_UP = 5
-RUNS = 3
 CASES = {
     "page GET /": "api=0,form=0,results=0,reset=0,page=1",
     "submit JSON API": "api=1,form=0,results=0,reset=0,page=0",
     "submit HTML form": "api=0,form=1,results=0,reset=0,page=0",
 }
+INFRA = ("postgres", "rabbitmq", "redis", "haproxy")
 
 
-def mafa(*args: str, cpu: str | None = None) -> subprocess.CompletedProcess[str]:
-    return run_mafa(STATE, *args, cpu=cpu)
+class Bench:
+    def __init__(self, project: str, state: str, seconds: int) -> None:
+        self.project, self.state, self.seconds = project, state, seconds
+        self.client = StackClient(project)
+        self.docker = DockerBackend.connect()
+
+    def mafa(self, *args: str, cpu: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_mafa(self.state, *args, cpu=cpu)
+
+    def container(self, service: str) -> str:
+        return f"{self.project}-{service}-1"
+
+    def cpu_ns(self, service: str) -> int:
+        """The container's total CPU time so far (the engine's counter, exact)."""
+        sample = next(self.docker.stats_stream(self.container(service)))
+        return int(sample["cpu_stats"]["cpu_usage"]["total_usage"])
+
+    def pin(self) -> None:
+        pin(self.client.refresh(), "sender")
+
+    def queue_depth(self) -> int:
+        """Messages in the work queue, exactly (the management API's figures lag by seconds)."""
+        command = ["rabbitmqctl", "-q", "list_queues", "name", "messages"]
+        out = subprocess.run(
+            ["docker", "exec", self.container("rabbitmq"), *command],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return next(
+            int(n) for name, n in (line.split() for line in out.splitlines()) if name == "messages"
+        )
+
+    def accepted_rows(self, run_id: str) -> int:
+        rows = self.client.database().execute(
+            "SELECT count(*) AS n FROM sender.messages WHERE status = 'accepted'"
+            " AND (run_id = %s OR body LIKE %s)",
+            (run_id, f"{run_id} #%"),
+        )
+        return int(rows[0]["n"])
+
+    def load(self, weights: str, seconds: int, report: Path, users: int = USERS) -> str:
+        result = self.mafa(
+            "load",
+            "-p",
+            self.project,
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(users),
+            "--think-time",
+            "0",
+            "--weights",
+            weights,
+            "--duration",
+            f"{seconds}s",
+            "--report",
+            str(report),
+            cpu="0",
+        )
+        if result.returncode != 0:
+            raise SystemExit(f"mafa load failed: {result.stderr}")
+        return next(
+            line.split()[2] for line in result.stdout.splitlines() if line.startswith("load run ")
+        )
+
+    def one_run(self, name: str, number: int) -> dict[str, float]:
+        weights = CASES[name]
+        report = Path(self.state) / f"{name.replace(' ', '-').replace('/', '')}-{number}"
+        self.load(weights, WARM_UP, Path(f"{report}-warm"))
+        is_page = name == "page GET /"
+        queued_before = 0 if is_page else self.queue_depth()
+        before = {s: self.cpu_ns(s) for s in ("sender", *INFRA)}
+        run_id = self.load(weights, self.seconds, report)
+        used = {s: self.cpu_ns(s) - before[s] for s in before}
+        rows = read_stats_csv((report / "locust_stats.csv").read_text())
+        total = next(r for r in rows if r.name == "Aggregated")
+        per_request = max(1, total.requests)
+        figures = {
+            "rps": total.rps,
+            "p50": total.p50_ms,
+            "p95": total.p95_ms,
+            "p99": total.p99_ms,
+            "failures": float(total.failures),
+            "sender_ms": used["sender"] / 1e6 / per_request,
+            **{f"{s}_ms": used[s] / 1e6 / per_request for s in INFRA},
+        }
+        if not is_page:
+            time.sleep(1)  # the last answers' rows are marked a moment after the confirm
+            stored = self.accepted_rows(run_id)
+            # locust counted every 202/303 it got; the database must hold at least those (a
+            # few more may have been in flight when locust stopped its users) ...
+            figures["dropped"] = float(max(0, messages_accepted(rows) - stored))
+            # ... and, with no receiver running, the queue must hold every one of them.
+            figures["queue_ok"] = float(self.queue_depth() - queued_before == stored)
+        return figures
 
 
-def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
-
-
-def cpu_ns(container: str) -> int:
-    """The container's total CPU time so far (the engine's counter, exact)."""
-    sample = next(DockerBackend.connect().stats_stream(container))
-    return int(sample["cpu_stats"]["cpu_usage"]["total_usage"])
-
-
-def accepted_in_database(run_id: str) -> int:
-    password = dict(
-        line.split("=", 1)
-        for line in (Path(STATE) / PROJECT / "secrets.env").read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    )["MAFA_POSTGRES_PASSWORD"]
-    out = docker(
-        "exec",
-        "-e",
-        f"PGPASSWORD={password}",
-        f"{PROJECT}-postgres-1",
-        "psql",
-        "-h",
-        "127.0.0.1",
-        "-U",
-        "postgres",
-        "-d",
-        "mafa",
-        "-tAc",
-        # run_id is mafa's own (run-<time>-<hex>), read from its output: no quoting needed.
-        f"SELECT count(*) FROM sender.messages WHERE status = 'accepted' AND "  # noqa: S608
-        f"(run_id = '{run_id}' OR body LIKE '{run_id} #%')",
+def report_line(name: str, runs: list[dict[str, float]]) -> str:
+    median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    line = (
+        f"{name:18s} {median['rps']:6.0f} req/s  p50 {median['p50']:4.0f}  "
+        f"p95 {median['p95']:4.0f}  p99 {median['p99']:4.0f} ms  "
+        f"failures {median['failures']:.0f}  sender CPU {median['sender_ms']:.2f} ms/request"
     )
-    return int(out.strip())
+    if "dropped" in median:
+        line += f"  dropped {max(r['dropped'] for r in runs):.0f}"
+        line += f"  queue ok {sum(int(r['queue_ok']) for r in runs)}/{len(runs)}"
+    infra = ", ".join(f"{s} {median[f'{s}_ms']:.2f}" for s in INFRA)
+    return line + f"\n{'':18s} other CPU, ms/request: {infra}"
 
 
-def one_run(name: str, weights: str, number: int, sender: str) -> dict[str, float]:
-    report = Path(STATE) / f"{name.replace(' ', '-').replace('/', '')}-{number}"
-    common = [
-        "-p",
-        PROJECT,
-        "--users",
-        str(USERS),
-        "--spawn-rate",
-        str(USERS),
-        "--think-time",
-        "0",
-        "--weights",
-        weights,
-    ]
-    mafa("load", *common, "--duration", f"{WARM_UP}s", "--report", str(report) + "-warm", cpu="0")
-    before = cpu_ns(sender)
-    result = mafa("load", *common, "--duration", f"{SECONDS}s", "--report", str(report), cpu="0")
-    used_ns = cpu_ns(sender) - before
-    run_id = next(
-        line.split()[2] for line in result.stdout.splitlines() if line.startswith("load run ")
-    )
-    rows = read_stats_csv((report / "locust_stats.csv").read_text())
-    total = next(r for r in rows if r.name == "Aggregated")
-    figures = {
-        "rps": total.rps,
-        "p50": total.p50_ms,
-        "p95": total.p95_ms,
-        "p99": total.p99_ms,
-        "failures": float(total.failures),
-        "cpu_ms_per_request": used_ns / 1e6 / max(1, total.requests),
-    }
-    if weights != CASES["page GET /"]:
-        seen = messages_accepted(rows)
-        stored = accepted_in_database(run_id)
-        # locust counted every 202/303 it got; the database must hold at least those (a few
-        # more may have been in flight when locust stopped its users).
-        figures["dropped"] = float(max(0, seen - stored))
-    return figures
+def measure(bench: Bench, cases: list[str], runs: int) -> None:
+    bench.pin()
+    receivers = sum(1 for c in bench.client.refresh() if c.service == "receiver")
+    # 1,000 messages stored, for the page case (receivers up: they are not measured here).
+    bench.load(CASES["submit JSON API"], 10, Path(bench.state) / "fill", users=8)
+    print(f"one sender on CPU 1; {USERS} closed-loop users; {bench.seconds}s x {runs}; medians")
+    for name in cases:
+        if name != "page GET /":
+            bench.mafa("scale", "-p", bench.project, "--receivers", "0")
+        print(report_line(name, [bench.one_run(name, n) for n in range(runs)]), flush=True)
+    bench.mafa("scale", "-p", bench.project, "--receivers", str(receivers))
 
 
 def main() -> None:
-    with quick_stack(PROJECT, PORT, STATE):
-        measure()
-
-
-def measure() -> None:
-    containers = docker(
-        "ps",
-        "--format",
-        "{{.Names}}",
-        "--filter",
-        f"label=com.docker.compose.project={PROJECT}",
-    ).split()
-    sender = f"{PROJECT}-sender-1"
-    for name in containers:
-        docker("update", "--cpuset-cpus", "1" if name == sender else "0", name)
-    # 1,000 messages stored, for the page case.
-    mafa(
-        "load",
-        "-p",
-        PROJECT,
-        "--users",
-        "8",
-        "--spawn-rate",
-        "8",
-        "--think-time",
-        "0",
-        "--weights",
-        CASES["submit JSON API"],
-        "--duration",
-        "8s",
-        "--report",
-        str(Path(STATE) / "fill"),
-        cpu="0",
-    )
-    print(f"one sender on CPU 1; {USERS} closed-loop users; {SECONDS}s x {RUNS} runs; medians")
-    for name, weights in CASES.items():
-        runs = [one_run(name, weights, n, sender) for n in range(RUNS)]
-        median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-        print(
-            f"{name:18s} {median['rps']:7.0f} req/s  p50 {median['p50']:4.0f}  "
-            f"p95 {median['p95']:4.0f}  p99 {median['p99']:4.0f} ms  "
-            f"failures {median['failures']:.0f}  sender CPU {median['cpu_ms_per_request']:.2f} "
-            f"ms/request" + (f"  dropped {median['dropped']:.0f}" if "dropped" in median else ""),
-            flush=True,
-        )
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
+    parser.add_argument("--project", help="measure this running stack instead of a new one")
+    args = parser.parse_args()
+    cases = args.cases.split(",")
+    if args.project:
+        bench = Bench(args.project, os.environ["MAFA_STATE_DIR"], args.seconds)
+        measure(bench, cases, args.runs)
+        return
+    state = tempfile.mkdtemp(prefix="mafa-bench-sender-")
+    os.environ["MAFA_STATE_DIR"] = state  # StackClient finds the stack's secrets there
+    with quick_stack("benchsender", "18995", state):
+        measure(Bench("benchsender", state, args.seconds), cases, args.runs)
 
 
 if __name__ == "__main__":
