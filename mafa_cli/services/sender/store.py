@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from mafa_cli.services.db import NodeStore
+from mafa_cli.services.batching import Batcher
+from mafa_cli.services.db import Database, NodeStore
 from mafa_cli.services.messages import Envelope
 
 SCHEMA = """
@@ -60,40 +61,77 @@ class MessageRow:
 class SenderStore(NodeStore):
     schema = "sender"
 
-    # Each write is one idempotent statement (one round trip, safe for Database.execute to retry).
+    # The two writes of every message go through group commit (services/batching.py): the
+    # messages of concurrent requests are written by one statement and one commit. Each batch
+    # statement is idempotent, so Database.execute may retry it.
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._begins: Batcher[tuple[Envelope, str | None], None] = Batcher(
+            self._begin_batch, name="sender-begin"
+        )
+        self._marks: Batcher[tuple[UUID, str], datetime | None] = Batcher(
+            self._mark_batch, name="sender-mark"
+        )
 
     def begin(self, envelope: Envelope, session_id: str | None) -> None:
-        self._db.execute(
-            "INSERT INTO sender.messages (id, body, node, session_id, run_id, status)"
-            " VALUES (%s, %s, %s, %s, %s, 'publishing') ON CONFLICT (id) DO NOTHING",
-            (envelope.id, envelope.body, envelope.sender, session_id, envelope.run_id),
-        )
+        """The message's row, as 'publishing', committed when this returns."""
+        self._begins.submit((envelope, session_id))
 
     def mark_accepted(self, message_id: UUID, node: str) -> datetime:
-        """The row becomes 'accepted' and the node's counter counts it, in one statement; only
-        a 'publishing' row changes, so a retried statement does not count a message twice."""
-        rows = self._db.execute(
-            "WITH marked AS ("
-            "  UPDATE sender.messages SET status = 'accepted', accepted_at = now()"
-            "  WHERE id = %s AND status = 'publishing' RETURNING accepted_at)"
-            " INSERT INTO sender.nodes AS n (node, accepted, last_accepted_at)"
-            " SELECT %s, 1, accepted_at FROM marked ON CONFLICT (node) DO UPDATE"
-            " SET accepted = n.accepted + 1, last_accepted_at = excluded.last_accepted_at"
-            " RETURNING last_accepted_at",
-            (message_id, node),
-        )
-        if rows:
-            accepted_at: datetime = rows[0]["last_accepted_at"]
-            return accepted_at
-        # Nothing changed: marked already (by a first try whose answer was lost), or no row.
-        done = self._db.execute(
-            "SELECT accepted_at FROM sender.messages WHERE id = %s AND status = 'accepted'",
-            (message_id,),
-        )
-        if not done:
+        """The row becomes 'accepted' and the node's counter counts it, committed together when
+        this returns; the time it was marked."""
+        accepted_at = self._marks.submit((message_id, node))
+        if accepted_at is None:
             raise LookupError(f"message {message_id} has no 'publishing' row: begin() not called")
-        marked_at: datetime = done[0]["accepted_at"]
-        return marked_at
+        return accepted_at
+
+    def _begin_batch(self, items: list[tuple[Envelope, str | None]]) -> list[None]:
+        self._db.execute(
+            "INSERT INTO sender.messages (id, body, node, session_id, run_id, status)"
+            " SELECT id, body, node, session_id, run_id, 'publishing'"
+            " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[])"
+            "   AS m(id, body, node, session_id, run_id)"
+            " ON CONFLICT (id) DO NOTHING",
+            (
+                [e.id for e, _ in items],
+                [e.body for e, _ in items],
+                [e.sender for e, _ in items],
+                [sid for _, sid in items],
+                [e.run_id for e, _ in items],
+            ),
+        )
+        return [None] * len(items)
+
+    def _mark_batch(self, items: list[tuple[UUID, str]]) -> list[datetime | None]:
+        marked: dict[UUID, datetime] = {}
+        for node in {node for _, node in items}:  # one node per process, in practice
+            ids = [message_id for message_id, n in items if n == node]
+            # Only 'publishing' rows change and the counter adds what changed: a retried
+            # statement counts nothing twice.
+            rows = self._db.execute(
+                "WITH marked AS ("
+                "  UPDATE sender.messages SET status = 'accepted', accepted_at = now()"
+                "  WHERE id = ANY(%s::uuid[]) AND status = 'publishing'"
+                "  RETURNING id, accepted_at),"
+                " counted AS ("
+                "  INSERT INTO sender.nodes AS n (node, accepted, last_accepted_at)"
+                "  SELECT %s, count(*), max(accepted_at) FROM marked HAVING count(*) > 0"
+                "  ON CONFLICT (node) DO UPDATE SET accepted = n.accepted + excluded.accepted,"
+                "  last_accepted_at = excluded.last_accepted_at)"
+                " SELECT id, accepted_at FROM marked",
+                (ids, node),
+            )
+            marked.update((row["id"], row["accepted_at"]) for row in rows)
+        missing = [message_id for message_id, _ in items if message_id not in marked]
+        if missing:  # marked already, by a first try whose answer was lost
+            rows = self._db.execute(
+                "SELECT id, accepted_at FROM sender.messages"
+                " WHERE id = ANY(%s::uuid[]) AND status = 'accepted'",
+                (missing,),
+            )
+            marked.update((row["id"], row["accepted_at"]) for row in rows)
+        return [marked.get(message_id) for message_id, _ in items]
 
     def mark_failed(self, message_id: UUID, uncertain: bool = False) -> None:
         status = "unconfirmed" if uncertain else "failed"
