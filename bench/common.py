@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from mafa_cli.stack.docker_backend import ContainerInfo
 
@@ -46,3 +47,12 @@ def pin(containers: Iterable[ContainerInfo], measured_service: str) -> None:
         subprocess.run(
             ["docker", "update", "--cpuset-cpus", cpus, info.name], check=True, capture_output=True
         )
+
+
+def resident_mib(sample: dict[str, Any]) -> float:
+    """A container's memory in use from an engine stats sample, page cache left out (as
+    `docker stats` shows it)."""
+    memory = sample.get("memory_stats", {})
+    stats = memory.get("stats", {})
+    cache = stats.get("inactive_file", stats.get("total_inactive_file", 0))
+    return float(memory.get("usage", 0) - cache) / 2**20

@@ -3,10 +3,10 @@ committed by the receivers, with 1, 2 and 4 receivers.
 
     .venv/bin/python bench/pipeline.py [--messages 6000] [--runs 3]
 
-For each receiver count: with no receiver running, messages are sent through the JSON API until
-the queue holds about --messages of them; then the receivers are started and the time to commit
-the middle 80 % of them (10 % -> 90 %, so start-up and the last stragglers do not count) gives
-the rate. The receivers run on CPU 1, everything else on CPU 0 (the same split as
+For each receiver count: with the receivers paused (`docker pause`), messages are sent through
+the JSON API until the queue holds about --messages of them; then the receivers are thawed and
+the commit times of the middle 80 % of them (10 % -> 90 %, so start-up and the last stragglers
+do not count) give the rate. The receivers run on CPU 1, everything else on CPU 0 (the same split as
 bench/sender.py). Also printed: the receivers' CPU time per message, and that every message of
 the run was committed exactly once (no loss, no duplicate effect).
 
@@ -22,8 +22,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from common import mafa, pin
+from common import mafa, pin, resident_mib
 
 from mafa_cli.stack.access import StackClient
 from mafa_cli.stack.docker_backend import DockerBackend
@@ -47,20 +48,27 @@ class Pipeline:
     def pin(self) -> None:
         pin(self.client.refresh(), "receiver")
 
+    def receivers_samples(self) -> list[dict[str, Any]]:
+        return [
+            next(self.docker.stats_stream(info.name))
+            for info in self.client.refresh()
+            if info.service == "receiver" and info.state in ("running", "paused")
+        ]
+
     def receivers_cpu_ns(self) -> int:
-        total = 0
-        for info in self.client.refresh():
-            if info.service == "receiver" and info.state == "running":
-                sample = next(self.docker.stats_stream(info.name))
-                total += int(sample["cpu_stats"]["cpu_usage"]["total_usage"])
-        return total
+        return sum(
+            int(s["cpu_stats"]["cpu_usage"]["total_usage"]) for s in self.receivers_samples()
+        )
 
     def count(self, sql: str, run_id: str) -> int:
         return int(self.client.database().execute(sql, (run_id,))[0]["n"])
 
+    def receivers(self, action: str) -> None:
+        names = [c.name for c in self.client.refresh() if c.service == "receiver"]
+        subprocess.run(["docker", action, *names], check=True, capture_output=True)
+
     def fill(self, messages: int) -> tuple[str, int]:
-        """Send about `messages` messages with no receiver running; (run id, accepted)."""
-        self.mafa("scale", "-p", PROJECT, "--receivers", "0")
+        """Send about `messages` messages while the receivers are paused; (run id, accepted)."""
         seconds = 20
         report = Path(self.state) / f"fill-{time.monotonic_ns()}"
         result = self.mafa(
@@ -78,37 +86,38 @@ class Pipeline:
         )
         return run_id, accepted
 
-    def drain(self, receivers: int, run_id: str, accepted: int) -> dict[str, float]:
+    def one_run(self, messages: int) -> dict[str, float]:
+        # The receivers are up and pinned but frozen (docker pause) while the queue fills, so
+        # the drain starts at once and on the right CPU when they are thawed.
+        self.receivers("pause")
+        try:
+            run_id, accepted = self.fill(messages)
+        finally:
+            cpu_before = self.receivers_cpu_ns()
+            self.receivers("unpause")
         processed_sql = "SELECT count(*) AS n FROM receiver.processed WHERE run_id = %s"
-        self.mafa("scale", "-p", PROJECT, "--receivers", str(receivers))
-        self.pin()
-        cpu_before = self.receivers_cpu_ns()
-        low, high = accepted * 0.1, accepted * 0.9
-        t_low = t_high = None
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            done = self.count(processed_sql, run_id)
-            now = time.monotonic()
-            if t_low is None and done >= low:
-                t_low, at_low = now, done
-            if done >= high and t_high is None:
-                t_high, at_high = now, done
-            if done >= accepted:
-                break
-            time.sleep(0.2)
+        while self.count(processed_sql, run_id) < accepted:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the receivers did not drain {run_id} in time")
+            time.sleep(0.5)
         cpu_used = self.receivers_cpu_ns() - cpu_before
-        if t_low is None or t_high is None:
-            raise SystemExit(f"the receivers did not drain {run_id} in time")
-        duplicates = self.count(
-            "SELECT count(*) - count(DISTINCT message_id) AS n FROM receiver.processed"
-            " WHERE run_id = %s",
-            run_id,
-        )
+        memory = max(resident_mib(sample) for sample in self.receivers_samples())
+        # The rate from the commits' own times: the middle 80 %, without start-up and stragglers.
+        row = self.client.database().execute(
+            "SELECT count(*) AS n, count(DISTINCT message_id) AS distinct_ids,"
+            " percentile_disc(0.1) WITHIN GROUP (ORDER BY finished_at) AS t10,"
+            " percentile_disc(0.9) WITHIN GROUP (ORDER BY finished_at) AS t90"
+            " FROM receiver.processed WHERE run_id = %s",
+            (run_id,),
+        )[0]
+        window_s = max(1e-6, (row["t90"] - row["t10"]).total_seconds())
         return {
-            "rate": (at_high - at_low) / max(1e-6, t_high - t_low),
+            "rate": 0.8 * row["n"] / window_s,
             "cpu_ms": cpu_used / 1e6 / max(1, accepted),
-            "missing": float(accepted - self.count(processed_sql, run_id)),
-            "duplicates": float(duplicates),
+            "missing": float(accepted - row["distinct_ids"]),
+            "duplicates": float(row["n"] - row["distinct_ids"]),
+            "memory_mib": memory,
         }
 
 
@@ -128,18 +137,18 @@ def main() -> None:
         pipeline.pin()
         print(f"receivers on CPU 1, the rest on CPU 0; ~{args.messages} queued messages per run")
         for receivers in (int(n) for n in args.receivers.split(",")):
-            runs = []
-            for _ in range(args.runs):
-                run_id, accepted = pipeline.fill(args.messages)
-                runs.append(pipeline.drain(receivers, run_id, accepted))
+            pipeline.mafa("scale", "-p", PROJECT, "--receivers", str(receivers))
+            pipeline.pin()
+            runs = [pipeline.one_run(args.messages) for _ in range(args.runs)]
             rate = statistics.median(r["rate"] for r in runs)
             cpu = statistics.median(r["cpu_ms"] for r in runs)
             missing = max(r["missing"] for r in runs)
             duplicates = max(r["duplicates"] for r in runs)
+            memory = max(r["memory_mib"] for r in runs)
             print(
                 f"{receivers} receiver(s): {rate:6.0f} messages/s committed"
                 f"  receivers' CPU {cpu:.2f} ms/message  missing {missing:.0f}"
-                f"  duplicate effects {duplicates:.0f}",
+                f"  duplicate effects {duplicates:.0f}  receiver memory {memory:.0f} MiB",
                 flush=True,
             )
     finally:
