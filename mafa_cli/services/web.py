@@ -30,7 +30,7 @@ from flask import (
 )
 from flask.sessions import SessionInterface, SessionMixin
 from flask_session import Session
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -129,6 +129,24 @@ def render_fragment(template: str, **context: Any) -> Markup:
     return Markup(render_template(template, **context))  # noqa: S704 (autoescaped template)
 
 
+# The signed form of each session's CSRF token, so a page view does not sign it again (with
+# WTF_CSRF_TIME_LIMIT None a signed token is valid as long as its session; each session has its
+# own raw token, so nothing is shared between sessions). Bounded: emptied when full.
+_SIGNED_CSRF: dict[str, str] = {}
+_SIGNED_CSRF_MAX = 10_000
+
+
+def _signed_csrf_token() -> str:
+    raw = session.get("csrf_token")
+    signed = _SIGNED_CSRF.get(raw) if isinstance(raw, str) else None
+    if signed is None:
+        signed = str(generate_csrf())
+        if len(_SIGNED_CSRF) >= _SIGNED_CSRF_MAX:
+            _SIGNED_CSRF.clear()
+        _SIGNED_CSRF[session["csrf_token"]] = signed
+    return signed
+
+
 _KEPT_ALIVE = "mafa.session_kept_alive"
 
 
@@ -205,6 +223,7 @@ def create_app(
     app.session_interface = _GuardedSessions(inner, unavailable)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0)  # type: ignore[method-assign]
     csrf = CSRFProtect(app)
+    app.jinja_env.globals["csrf_token"] = _signed_csrf_token
 
     @app.after_request
     def headers(response: Response) -> Response:
