@@ -223,7 +223,10 @@ def create_app(
     app.session_interface = _GuardedSessions(inner, unavailable)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0)  # type: ignore[method-assign]
     csrf = CSRFProtect(app)
+    # Flask-WTF offers csrf_token() to templates as a global and through a context processor;
+    # this processor runs after its one, so templates get the cached signature.
     app.jinja_env.globals["csrf_token"] = _signed_csrf_token
+    app.context_processor(lambda: {"csrf_token": _signed_csrf_token})
 
     @app.after_request
     def headers(response: Response) -> Response:

@@ -296,3 +296,25 @@ def test_an_active_session_is_renewed_on_the_server(stack: ComposeStack) -> None
     assert ttl() <= lifetime - 2
     client.get(f"{stack.url}/api/stats", timeout=10)
     assert ttl() >= lifetime - 1, "a request renews the session"
+
+
+def test_a_sessions_csrf_token_is_signed_once_per_sender(stack: ComposeStack) -> None:
+    # Flask-WTF signs with a timestamp, so signing on every view gives a new token each second;
+    # each sender signs a session's token once and serves that signature from then on.
+    client = requests.Session()
+    tokens: dict[str, set[str]] = {}
+    for _ in range(3):
+        for _ in range(2):  # both senders
+            page = client.get(f"{stack.url}/", timeout=10)
+            match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert match
+            tokens.setdefault(page.headers["X-Mafa-Node"], set()).add(match.group(1))
+        time.sleep(1.1)
+    assert len(tokens) == 2
+    assert all(len(signed) == 1 for signed in tokens.values()), tokens
+    # and the cached signature is accepted
+    token = next(iter(next(iter(tokens.values()))))
+    answer = client.post(
+        f"{stack.url}/", data={"message": "signed once", "csrf_token": token}, allow_redirects=False
+    )
+    assert answer.status_code == 303
