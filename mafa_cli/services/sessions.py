@@ -57,13 +57,43 @@ def connect(host: str, port: int, password: str) -> redis.Redis:
     )
 
 
+# A request's first and usually only session round trip (run by Redis as one script): the
+# session's stored data and, only if the session exists, its renewal (see _keep_alive) and the
+# figures a page shows. A forged or expired id is not renewed, so it never counts as active.
+_OPEN_SCRIPT = """
+local data = redis.call('GET', KEYS[1])
+if not data then return {false, 0, 0, 0} end
+local now, lifetime = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZADD', KEYS[2], now + lifetime, ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('EXPIRE', KEYS[3], lifetime)
+redis.call('EXPIRE', KEYS[1], lifetime)
+local mine = redis.call('GET', KEYS[3]) or 0
+local active = redis.call('ZCOUNT', KEYS[2], now, '+inf')
+local version = redis.call('GET', KEYS[4]) or 0
+return {data, mine, active, version}
+"""
+
+
 class SessionCounts:
     """Each method is one round trip, and each also keeps the session alive (see `_keep_alive`):
-    a request calls exactly one of them."""
+    a request calls `open` (through the web layer) and at most one other."""
 
     def __init__(self, client: redis.Redis, lifetime_s: int) -> None:
         self._redis = client
         self._lifetime_s = lifetime_s
+        self._open = client.register_script(_OPEN_SCRIPT)
+
+    def open(self, sid: str) -> tuple[bytes | None, Overview | None]:
+        """The session's stored data; if there is any, the session is renewed and the page's
+        figures come with it. (None, None) for an unknown or expired id."""
+        data, mine, active, version = self._open(
+            keys=[SESSION_KEY_PREFIX + sid, ACTIVE_KEY, counter_key(sid), MESSAGES_VERSION_KEY],
+            args=[repr(time.time()), self._lifetime_s, sid],
+        )
+        if data is None:
+            return None, None
+        return bytes(data), Overview(int(mine), int(active), int(version))
 
     def _keep_alive(self, pipe: Any, sid: str, now: float) -> None:
         # The session lives for another lifetime from now: its entry in the active set, its

@@ -29,7 +29,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SessionInterface, SessionMixin
-from flask_session import Session
+from flask_session.redis import RedisSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -51,6 +51,7 @@ __all__ = [
     "health",
     "jsonify",
     "mark_session_kept_alive",
+    "prefetched_session_figures",
     "redirect",
     "regenerate_session",
     "render_fragment",
@@ -111,9 +112,55 @@ class _GuardedSessions(SessionInterface):
         self._inner.regenerate(session)  # type: ignore[attr-defined]
 
 
+class _PrefetchingRedisSessions(RedisSessionInterface):  # type: ignore[misc]
+    """Flask-Session's Redis store, reading a session through `open_data(sid)`: the one round
+    trip that loads it also renews it and fetches the page's session figures, which the route
+    takes with `prefetched_session_figures()` instead of asking Redis again."""
+
+    def __init__(
+        self,
+        app: Flask,
+        client: Any,
+        open_data: Callable[[str], tuple[bytes | None, Any]],
+        key_prefix: str,
+    ) -> None:
+        super().__init__(
+            app,
+            client=client,
+            key_prefix=key_prefix,
+            use_signer=False,
+            permanent=False,
+            serialization_format="json",
+        )
+        self._open_data = open_data
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        # Secure when the page was served over HTTPS (TLS ended in front of the balancer, which
+        # says so in X-Forwarded-Proto; it drops any such header from clients).
+        return bool(request.is_secure)
+
+    def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
+        data, figures = self._open_data(store_id.removeprefix(self.key_prefix))
+        if data is None:
+            return None
+        request.environ[_PREFETCHED] = figures
+        request.environ[_KEPT_ALIVE] = True
+        decoded: dict[str, Any] = self.serializer.decode(data)
+        return decoded
+
+
+def prefetched_session_figures() -> Any:
+    """What `open_data` returned with the session's data for this request; None for a session
+    that was new (the route then asks for its figures itself)."""
+    return request.environ.get(_PREFETCHED)
+
+
 def regenerate_session() -> None:
     """A new session id for the current session (after a reset), old data deleted."""
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+    # What was read and renewed belonged to the old id.
+    request.environ.pop(_PREFETCHED, None)
+    request.environ.pop(_KEPT_ALIVE, None)
 
 
 def health(db_ok: bool, redis_ok: bool, node: str, **extra: bool) -> Response:
@@ -148,6 +195,7 @@ def _signed_csrf_token() -> str:
 
 
 _KEPT_ALIVE = "mafa.session_kept_alive"
+_PREFETCHED = "mafa.session_figures"
 
 
 def mark_session_kept_alive() -> None:
@@ -166,12 +214,14 @@ def create_app(
     redis_client: Any,
     unavailable: tuple[type[BaseException], ...],
     on_session_saved: Callable[[str], None],
+    open_session_data: Callable[[str], tuple[bytes | None, Any]],
 ) -> tuple[Flask, CSRFProtect]:
     """The Flask app both services build on.
 
     `unavailable` lists the exceptions that mean a dependency is down (answered 503 with the
     reason instead of 500). `on_session_saved(sid)` is called for every request that keeps a
-    session, so the active-session count follows the sessions' lifetime.
+    session and has not renewed it yet, so the active-session count follows the sessions'
+    lifetime. `open_session_data(sid)` reads a stored session (see _PrefetchingRedisSessions).
     """
     app = Flask(
         "mafa_cli.services",
@@ -180,19 +230,14 @@ def create_app(
     )
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        SESSION_TYPE="redis",
-        SESSION_REDIS=redis_client,
-        SESSION_KEY_PREFIX=SESSION_KEY_PREFIX,
         # The server keeps a session for a lifetime after its last request (sessions.py renews it
-        # on every request, one round trip with the page's own reads); the cookie lasts as long
-        # as the browser session. So Flask-Session writes the data only when it changed.
-        SESSION_PERMANENT=False,
+        # in the round trip that reads it); the cookie lasts as long as the browser session
+        # (not permanent). So Flask-Session writes the data only when it changed.
         SESSION_REFRESH_EACH_REQUEST=False,
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime_s),
         SESSION_COOKIE_NAME="mafa_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_SERIALIZATION_FORMAT="json",
         # A body larger than this is refused (413) before it is read. Room for a full-size
         # message percent-encoded three times over, plus the other fields.
         MAX_CONTENT_LENGTH=settings.max_message_bytes * 3 + 4096,
@@ -215,11 +260,7 @@ def create_app(
         if request.method == "POST":
             request.get_data(cache=True)
 
-    Session(app)
-    inner = app.session_interface
-    # The cookie is Secure when the page was served over HTTPS (TLS ended in front of the
-    # balancer, which says so in X-Forwarded-Proto; it drops any such header from clients).
-    inner.get_cookie_secure = lambda _app: request.is_secure  # type: ignore[method-assign,assignment]
+    inner = _PrefetchingRedisSessions(app, redis_client, open_session_data, SESSION_KEY_PREFIX)
     app.session_interface = _GuardedSessions(inner, unavailable)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0)  # type: ignore[method-assign]
     csrf = CSRFProtect(app)

@@ -17,6 +17,7 @@ from mafa_cli.services.web import (
     health,
     jsonify,
     mark_session_kept_alive,
+    prefetched_session_figures,
     render_template,
     session_id,
 )
@@ -38,7 +39,7 @@ def build_blueprint(
 
     def overview() -> dict[str, Any]:
         node_stats, messages = store.page(settings.node_name)
-        counts = sessions.overview(session_id())
+        counts = prefetched_session_figures() or sessions.overview(session_id())
         mark_session_kept_alive()
         return {
             "stats": {
@@ -87,7 +88,7 @@ def create_app(settings: ServiceSettings | None = None) -> Flask:
     store.register_node(settings.node_name, socket.gethostname())
     redis_client = make_client(settings)
     sessions = SessionCounts(redis_client, settings.session_lifetime_s)
-    app, _csrf = create_web_app(settings, redis_client, UNAVAILABLE, sessions.touch)
+    app, _csrf = create_web_app(settings, redis_client, UNAVAILABLE, sessions.touch, sessions.open)
     app.register_blueprint(build_blueprint(settings, store, sessions))
     _worker = ReceiverWorker(settings, store)
     return app

@@ -37,6 +37,7 @@ from mafa_cli.services.web import (
     health,
     jsonify,
     mark_session_kept_alive,
+    prefetched_session_figures,
     redirect,
     regenerate_session,
     render_fragment,
@@ -124,10 +125,11 @@ class Sender:
             log.warning("message %s accepted; session count not updated", envelope.id)
         return Accepted(envelope, accepted_at, count)
 
-    def overview(self, sid: str) -> tuple[Overview, PageData]:
-        """The session's figures (renewing it), and the page's shared part: read from the
-        database only when a message was accepted since the last read (the version moved)."""
-        sessions = self.sessions.overview(sid)
+    def overview(self, sid: str, prefetched: Overview | None) -> tuple[Overview, PageData]:
+        """The session's figures (read now, renewing it, unless they came with the session's
+        data), and the page's shared part: read from the database only when a message was
+        accepted since the last read (the version moved)."""
+        sessions = prefetched or self.sessions.overview(sid)
         page = self._page
         if (
             page is None
@@ -168,7 +170,7 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
         return html
 
     def page_stats(sid: str) -> tuple[dict[str, Any], PageData]:
-        sessions, page = sender.overview(sid)
+        sessions, page = sender.overview(sid, prefetched_session_figures())
         mark_session_kept_alive()
         stats = {
             "processed": page.node_stats.accepted,
@@ -295,7 +297,7 @@ def create_app(settings: ServiceSettings | None = None) -> Flask:
     redis_client = make_client(settings)
     sessions = SessionCounts(redis_client, settings.session_lifetime_s)
     sender = Sender(settings, store, Publisher(settings), sessions)
-    app, csrf = create_web_app(settings, redis_client, UNAVAILABLE, sessions.touch)
+    app, csrf = create_web_app(settings, redis_client, UNAVAILABLE, sessions.touch, sessions.open)
     pages, api = build_blueprints(sender)
     csrf.exempt(api)
     app.register_blueprint(pages)
