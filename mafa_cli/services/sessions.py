@@ -59,7 +59,8 @@ def connect(host: str, port: int, password: str) -> redis.Redis:
 
 # A request's first and usually only session round trip (run by Redis as one script): the
 # session's stored data and, only if the session exists, its renewal (see _keep_alive) and the
-# figures a page shows. A forged or expired id is not renewed, so it never counts as active.
+# figures a page shows (when asked for). A forged or expired id is not renewed, so it never
+# counts as active.
 _OPEN_SCRIPT = """
 local data = redis.call('GET', KEYS[1])
 if not data then return {false, 0, 0, 0} end
@@ -68,6 +69,7 @@ redis.call('ZADD', KEYS[2], now + lifetime, ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('EXPIRE', KEYS[3], lifetime)
 redis.call('EXPIRE', KEYS[1], lifetime)
+if ARGV[4] ~= '1' then return {data, false, false, false} end
 local mine = redis.call('GET', KEYS[3]) or 0
 local active = redis.call('ZCOUNT', KEYS[2], now, '+inf')
 local version = redis.call('GET', KEYS[4]) or 0
@@ -84,15 +86,17 @@ class SessionCounts:
         self._lifetime_s = lifetime_s
         self._open = client.register_script(_OPEN_SCRIPT)
 
-    def open(self, sid: str) -> tuple[bytes | None, Overview | None]:
-        """The session's stored data; if there is any, the session is renewed and the page's
-        figures come with it. (None, None) for an unknown or expired id."""
+    def open(self, sid: str, with_figures: bool) -> tuple[bytes | None, Overview | None]:
+        """The session's stored data; if there is any, the session is renewed and, if asked
+        for, the page's figures come with it. (None, None) for an unknown or expired id."""
         data, mine, active, version = self._open(
             keys=[SESSION_KEY_PREFIX + sid, ACTIVE_KEY, counter_key(sid), MESSAGES_VERSION_KEY],
-            args=[repr(time.time()), self._lifetime_s, sid],
+            args=[repr(time.time()), self._lifetime_s, sid, int(with_figures)],
         )
         if data is None:
             return None, None
+        if mine is None:
+            return bytes(data), None
         return bytes(data), Overview(int(mine), int(active), int(version))
 
     def _keep_alive(self, pipe: Any, sid: str, now: float) -> None:
@@ -112,13 +116,17 @@ class SessionCounts:
     def active(self) -> int:
         return int(self._redis.zcount(ACTIVE_KEY, time.time(), "+inf"))
 
-    def count_message(self, sid: str) -> int:
+    def count_message(self, sid: str, renew: bool = True) -> int:
         """Add one message to the session's count atomically (INCR); return the new count. Also
-        moves the messages version on, so pages that cache the latest messages read them again."""
+        moves the messages version on, so pages that cache the latest messages read them again.
+        `renew=False` when `open` renewed the session already in this request."""
         pipe = self._redis.pipeline(transaction=False)
         pipe.incr(counter_key(sid))
         pipe.incr(MESSAGES_VERSION_KEY)
-        self._keep_alive(pipe, sid, time.time())
+        if renew:
+            self._keep_alive(pipe, sid, time.time())
+        else:  # a first message creates the counter after open's renewal: give it its lifetime
+            pipe.expire(counter_key(sid), self._lifetime_s)
         count = pipe.execute()[0]
         return int(count)
 

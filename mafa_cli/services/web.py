@@ -59,6 +59,7 @@ __all__ = [
     "request",
     "session",
     "session_id",
+    "session_kept_alive",
     "url_for",
 ]
 
@@ -121,7 +122,7 @@ class _PrefetchingRedisSessions(RedisSessionInterface):  # type: ignore[misc]
         self,
         app: Flask,
         client: Any,
-        open_data: Callable[[str], tuple[bytes | None, Any]],
+        open_data: Callable[[str, bool], tuple[bytes | None, Any]],
         key_prefix: str,
     ) -> None:
         super().__init__(
@@ -140,10 +141,13 @@ class _PrefetchingRedisSessions(RedisSessionInterface):  # type: ignore[misc]
         return bool(request.is_secure)
 
     def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
-        data, figures = self._open_data(store_id.removeprefix(self.key_prefix))
+        # Pages (GET) show the session's figures; a POST only needs the session renewed.
+        with_figures = request.method in ("GET", "HEAD")
+        data, figures = self._open_data(store_id.removeprefix(self.key_prefix), with_figures)
         if data is None:
             return None
-        request.environ[_PREFETCHED] = figures
+        if figures is not None:
+            request.environ[_PREFETCHED] = figures
         request.environ[_KEPT_ALIVE] = True
         decoded: dict[str, Any] = self.serializer.decode(data)
         return decoded
@@ -198,6 +202,11 @@ _KEPT_ALIVE = "mafa.session_kept_alive"
 _PREFETCHED = "mafa.session_figures"
 
 
+def session_kept_alive() -> bool:
+    """Has this request renewed its session already (when it was opened, say)?"""
+    return bool(request.environ.get(_KEPT_ALIVE))
+
+
 def mark_session_kept_alive() -> None:
     """Say that this request has renewed its session already (sessions.SessionCounts did, with
     its own reads), so the after-request hook does not do it again."""
@@ -214,7 +223,7 @@ def create_app(
     redis_client: Any,
     unavailable: tuple[type[BaseException], ...],
     on_session_saved: Callable[[str], None],
-    open_session_data: Callable[[str], tuple[bytes | None, Any]],
+    open_session_data: Callable[[str, bool], tuple[bytes | None, Any]],
 ) -> tuple[Flask, CSRFProtect]:
     """The Flask app both services build on.
 

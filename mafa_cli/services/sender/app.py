@@ -45,6 +45,7 @@ from mafa_cli.services.web import (
     request,
     session,
     session_id,
+    session_kept_alive,
     url_for,
 )
 from mafa_cli.services.web import (
@@ -98,7 +99,9 @@ class Sender:
         self.sessions = sessions
         self._page: PageData | None = None  # replaced whole, so threads need no lock
 
-    def accept(self, text: str, run_id: str | None, sid: str) -> Accepted:
+    def accept(self, text: str, run_id: str | None, sid: str, renewed: bool) -> Accepted:
+        """Accept a message from session `sid` (`renewed`: its lifetime was renewed already in
+        this request)."""
         node = self.settings.node_name
         envelope = Envelope(uuid4(), text, node, run_id, datetime.now(UTC))
         self.store.begin(envelope, sid)
@@ -120,7 +123,7 @@ class Sender:
             log.warning("message %s accepted; its row could not be marked", envelope.id)
         count: int | None = None
         try:
-            count = self.sessions.count_message(sid)
+            count = self.sessions.count_message(sid, renew=not renewed)
         except REDIS_ERRORS:
             log.warning("message %s accepted; session count not updated", envelope.id)
         return Accepted(envelope, accepted_at, count)
@@ -209,7 +212,7 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
             return render_home(exc.status, f"Not sent: {exc.reason}.", draft)
         run_id = clean_run_id(request.headers.get("X-Mafa-Run"))
         _start_session()
-        accepted = sender.accept(text, run_id, session_id())
+        accepted = sender.accept(text, run_id, session_id(), session_kept_alive())
         if accepted.session_messages is not None:
             mark_session_kept_alive()
         flash(f"Message accepted by {settings.node_name} (id {accepted.envelope.id}).", "success")
@@ -248,7 +251,7 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
         text = clean_message([] if raw is None else [raw], settings.max_message_bytes)  # type: ignore[list-item]
         run_id = clean_run_id(data.get("run_id") or request.headers.get("X-Mafa-Run"))
         _start_session()
-        accepted = sender.accept(text, run_id, session_id())
+        accepted = sender.accept(text, run_id, session_id(), session_kept_alive())
         if accepted.session_messages is not None:
             mark_session_kept_alive()
         response = jsonify(
