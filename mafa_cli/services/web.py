@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -51,19 +51,20 @@ __all__ = [
     "health",
     "jsonify",
     "mark_session_kept_alive",
-    "prefetched_session_figures",
     "redirect",
     "regenerate_session",
     "render_fragment",
     "render_template",
     "request",
     "session",
+    "session_figures",
     "session_id",
     "session_kept_alive",
     "url_for",
 ]
 
 log = logging.getLogger(__name__)
+Figures = TypeVar("Figures")
 HERE = Path(__file__).parent
 
 # Only the stack's own assets: no CDN, no inline script or style (the node colours are classes).
@@ -116,7 +117,7 @@ class _GuardedSessions(SessionInterface):
 class _PrefetchingRedisSessions(RedisSessionInterface):  # type: ignore[misc]
     """Flask-Session's Redis store, reading a session through `open_data(sid)`: the one round
     trip that loads it also renews it and fetches the page's session figures, which the route
-    takes with `prefetched_session_figures()` instead of asking Redis again."""
+    takes with `session_figures()` instead of asking Redis again."""
 
     def __init__(
         self,
@@ -153,10 +154,14 @@ class _PrefetchingRedisSessions(RedisSessionInterface):  # type: ignore[misc]
         return decoded
 
 
-def prefetched_session_figures() -> Any:
-    """What `open_data` returned with the session's data for this request; None for a session
-    that was new (the route then asks for its figures itself)."""
-    return request.environ.get(_PREFETCHED)
+def session_figures(read: Callable[[str], Figures]) -> Figures:
+    """The session's figures for a page: those `open_data` brought with the session's data, or
+    `read(sid)` (which renews the session) for a session that was new in this request."""
+    figures: Figures | None = request.environ.get(_PREFETCHED)
+    if figures is None:
+        figures = read(session_id())
+        mark_session_kept_alive()
+    return figures
 
 
 def regenerate_session() -> None:
@@ -287,7 +292,7 @@ def create_app(
         response.headers["X-Mafa-Node"] = settings.node_name
         # A session that is kept (it holds something) counts as active; renewed here unless the
         # route already did it in its own round trip.
-        if session and not request.environ.get(_KEPT_ALIVE):
+        if session and not session_kept_alive():
             try:
                 on_session_saved(session_id())
             except unavailable as exc:

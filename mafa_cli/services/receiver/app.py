@@ -16,10 +16,8 @@ from mafa_cli.services.web import (
     Response,
     health,
     jsonify,
-    mark_session_kept_alive,
-    prefetched_session_figures,
     render_template,
-    session_id,
+    session_figures,
 )
 from mafa_cli.services.web import (
     create_app as create_web_app,
@@ -39,8 +37,7 @@ def build_blueprint(
 
     def overview() -> dict[str, Any]:
         node_stats, messages = store.page(settings.node_name)
-        counts = prefetched_session_figures() or sessions.overview(session_id())
-        mark_session_kept_alive()
+        counts = session_figures(sessions.overview)
         return {
             "stats": {
                 "processed": node_stats.handled,

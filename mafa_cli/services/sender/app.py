@@ -26,7 +26,7 @@ from mafa_cli.services.messages import (
     parse_json_body,
 )
 from mafa_cli.services.sender.store import SCHEMA, MessageRow, NodeStats, SenderStore
-from mafa_cli.services.sessions import REDIS_ERRORS, Overview, SessionCounts, make_client
+from mafa_cli.services.sessions import REDIS_ERRORS, SessionCounts, make_client
 from mafa_cli.services.settings import ServiceSettings
 from mafa_cli.services.web import (
     Blueprint,
@@ -37,13 +37,13 @@ from mafa_cli.services.web import (
     health,
     jsonify,
     mark_session_kept_alive,
-    prefetched_session_figures,
     redirect,
     regenerate_session,
     render_fragment,
     render_template,
     request,
     session,
+    session_figures,
     session_id,
     session_kept_alive,
     url_for,
@@ -128,27 +128,22 @@ class Sender:
             log.warning("message %s accepted; session count not updated", envelope.id)
         return Accepted(envelope, accepted_at, count)
 
-    def overview(self, sid: str, prefetched: Overview | None) -> tuple[Overview, PageData]:
-        """The session's figures (read now, renewing it, unless they came with the session's
-        data), and the page's shared part: read from the database only when a message was
-        accepted since the last read (the version moved)."""
-        sessions = prefetched or self.sessions.overview(sid)
+    def page(self, messages_version: int) -> PageData:
+        """The page's shared part, read from the database only when a message was accepted
+        since the last read (the version moved) or the last read is PAGE_MAX_AGE_S old."""
         page = self._page
         if (
             page is None
-            or page.version != sessions.messages_version
+            or page.version != messages_version
             or time.monotonic() - page.read_at > PAGE_MAX_AGE_S
         ):
             read_at = time.monotonic()
             node = self.settings.node_name
             page = PageData(
-                sessions.messages_version,
-                read_at,
-                self.store.node_stats(node),
-                self.store.latest(),
+                messages_version, read_at, self.store.node_stats(node), self.store.latest()
             )
             self._page = page
-        return sessions, page
+        return page
 
 
 def _start_session() -> None:
@@ -172,9 +167,9 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
         rendered[:] = [(page, html)]
         return html
 
-    def page_stats(sid: str) -> tuple[dict[str, Any], PageData]:
-        sessions, page = sender.overview(sid, prefetched_session_figures())
-        mark_session_kept_alive()
+    def page_stats() -> tuple[dict[str, Any], PageData]:
+        sessions = session_figures(sender.sessions.overview)
+        page = sender.page(sessions.messages_version)
         stats = {
             "processed": page.node_stats.accepted,
             "last_at": page.node_stats.last_accepted_at,
@@ -183,9 +178,16 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
         }
         return stats, page
 
+    def accept(text: str, run_id: str | None) -> Accepted:
+        _start_session()
+        accepted = sender.accept(text, run_id, session_id(), session_kept_alive())
+        if accepted.session_messages is not None:  # counted, and so renewed
+            mark_session_kept_alive()
+        return accepted
+
     def render_home(status: int = 200, error: str | None = None, draft: str = "") -> Response:
         _start_session()
-        stats, page = page_stats(session_id())
+        stats, page = page_stats()
         html = render_template(
             "sender.html",
             error=error,
@@ -211,10 +213,7 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
             draft = (fields.get("message") or [""])[0][: settings.max_message_bytes]
             return render_home(exc.status, f"Not sent: {exc.reason}.", draft)
         run_id = clean_run_id(request.headers.get("X-Mafa-Run"))
-        _start_session()
-        accepted = sender.accept(text, run_id, session_id(), session_kept_alive())
-        if accepted.session_messages is not None:
-            mark_session_kept_alive()
+        accepted = accept(text, run_id)
         flash(f"Message accepted by {settings.node_name} (id {accepted.envelope.id}).", "success")
         # Post/Redirect/Get: a refresh of the page does not send the message again.
         return redirect(url_for("sender.home"), code=303)  # type: ignore[return-value]
@@ -250,10 +249,7 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
         raw = data.get("message")
         text = clean_message([] if raw is None else [raw], settings.max_message_bytes)  # type: ignore[list-item]
         run_id = clean_run_id(data.get("run_id") or request.headers.get("X-Mafa-Run"))
-        _start_session()
-        accepted = sender.accept(text, run_id, session_id(), session_kept_alive())
-        if accepted.session_messages is not None:
-            mark_session_kept_alive()
+        accepted = accept(text, run_id)
         response = jsonify(
             {
                 "id": str(accepted.envelope.id),
@@ -274,7 +270,7 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
 
     @api.get("/stats")
     def api_stats() -> Response:
-        stats, _page = page_stats(session_id())
+        stats, _page = page_stats()
         last = stats["last_at"]
         return jsonify(
             {
