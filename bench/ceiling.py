@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mafa_cli.stack.docker_backend import DockerBackend
+from mafa_cli.engine.local import DockerEngine
 
 APPS = {
     "bare_wsgi.py": """
@@ -58,7 +58,7 @@ def measure(workdir: Path, module: str, seconds: int) -> tuple[float, float]:
         check=True, capture_output=True,
     )  # fmt: skip
     try:
-        docker = DockerBackend.connect()
+        docker = DockerEngine.connect()
         ip = subprocess.run(
             ["docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", NAME],
             check=True, capture_output=True, text=True,

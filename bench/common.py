@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mafa_cli.stack.docker_backend import ContainerInfo
+from mafa_cli.engine.protocol import Replica
 
 
 def mafa(state: str, *args: str, cpu: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -40,7 +40,7 @@ def quick_stack(project: str, port: str, state: str | None = None) -> Iterator[s
         mafa(state, "down", "-p", project, "--volumes")
 
 
-def pin(containers: Iterable[ContainerInfo], measured_service: str) -> None:
+def pin(containers: Iterable[Replica], measured_service: str) -> None:
     """The measured service's replicas on CPU 1, everything else on CPU 0."""
     for info in containers:
         cpus = "1" if info.service == measured_service else "0"

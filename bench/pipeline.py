@@ -26,8 +26,8 @@ from typing import Any
 
 from common import mafa, pin, resident_mib
 
+from mafa_cli.engine.local import DockerEngine
 from mafa_cli.stack.access import StackClient
-from mafa_cli.stack.docker_backend import DockerBackend
 
 PROJECT = "benchpipe"
 PORT = "18994"
@@ -37,7 +37,7 @@ class Pipeline:
     def __init__(self, state: str) -> None:
         self.state = state
         self.client = StackClient(PROJECT)
-        self.docker = DockerBackend.connect()
+        self.docker = DockerEngine.connect()
 
     def mafa(self, *args: str) -> subprocess.CompletedProcess[str]:
         result = mafa(self.state, *args, cpu="0")

@@ -29,9 +29,9 @@ from pathlib import Path
 from common import mafa as run_mafa
 from common import pin, quick_stack, resident_mib
 
+from mafa_cli.engine.local import DockerEngine
 from mafa_cli.load.plan import messages_accepted, read_stats_csv
 from mafa_cli.stack.access import StackClient
-from mafa_cli.stack.docker_backend import DockerBackend
 
 USERS = 32
 WARM_UP = 5
@@ -47,7 +47,7 @@ class Bench:
     def __init__(self, project: str, state: str, seconds: int) -> None:
         self.project, self.state, self.seconds = project, state, seconds
         self.client = StackClient(project)
-        self.docker = DockerBackend.connect()
+        self.docker = DockerEngine.connect()
 
     def mafa(self, *args: str, cpu: str | None = None) -> subprocess.CompletedProcess[str]:
         return run_mafa(self.state, *args, cpu=cpu)

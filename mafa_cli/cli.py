@@ -1,40 +1,49 @@
-"""The `mafa` command line: parse, call the library, turn errors into exit codes. No logic here."""
+"""The `mafa` command line: parse, call the library, turn errors into exit codes. No logic here.
+
+Each command imports what it uses when it runs: `mafa --help` and `mafa --version` then load
+typer and the option types only (the Docker SDK, psycopg, redis and rich cost most of a second).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from mafa_cli import __version__, ui, units
-from mafa_cli.config import (
-    LOOPBACK,
-    UpSettings,
-    check_project,
-    check_replicas,
-    default_compose_file,
-)
+from mafa_cli import __version__, units
+from mafa_cli.config import LOOPBACK, ChaosAction, ChaosTarget, ImageSet
 from mafa_cli.errors import MafaError, UsageError
-from mafa_cli.ledger import LedgerReport
-from mafa_cli.ledger import collect as compute_ledger
-from mafa_cli.load.runner import LoadResult
-from mafa_cli.load.runner import run as run_load
-from mafa_cli.load.settings import load_settings
-from mafa_cli.proof import ChaosSettings, ProofResult, SmokeSettings, queue_pending
-from mafa_cli.proof import chaos as run_chaos
-from mafa_cli.proof import smoke as run_smoke
-from mafa_cli.stack import operations
-from mafa_cli.stack.access import StackClient
+from mafa_cli.options import (
+    Action,
+    AsJson,
+    Bind,
+    DrainTimeout,
+    FailRate,
+    Images,
+    LoadShape,
+    MaxDelay,
+    MaybeReceivers,
+    MaybeSenders,
+    Port,
+    Project,
+    Receivers,
+    Senders,
+    Target,
+    Wait,
+)
 from mafa_cli.status import ExitStatus
-from mafa_cli.watch.live import watch as live_watch
 
 if TYPE_CHECKING:
     from mafa_cli.demo import DemoResult
+    from mafa_cli.ledger import LedgerReport
+    from mafa_cli.load.runner import LoadResult
+    from mafa_cli.proof import ProofResult
     from mafa_cli.report import Report
+    from mafa_cli.stack.operations import UpResult
+    from mafa_cli.ui import Console
 
 app = typer.Typer(
     name="mafa",
@@ -45,17 +54,12 @@ app = typer.Typer(
 T = TypeVar("T")
 _debug = {"on": False}
 
-Project = Annotated[
-    str,
-    typer.Option(
-        "--project", "-p", envvar="MAFA_PROJECT", help="Stack name (several can run at once)."
-    ),
-]
 
-
-def run(action: Callable[[], T]) -> T:
+def call(action: Callable[[], T]) -> T:
     """Call the library; a MafaError becomes its message, hint and exit code, never a traceback
     (unless --debug)."""
+    from mafa_cli import ui
+
     err = ui.error_console()
     try:
         return action()
@@ -96,26 +100,18 @@ def main_options(
 @app.command()
 def up(
     project: Project = "mafa",
-    senders: Annotated[int, typer.Option(help="Sender replicas (0..32).")] = 2,
-    receivers: Annotated[int, typer.Option(help="Receiver replicas (0..32).")] = 3,
-    port: Annotated[int, typer.Option(envvar="MAFA_PORT", help="Balancer port.")] = 8080,
-    bind: Annotated[
-        str, typer.Option(envvar="MAFA_BIND", help="Address the balancer is published on.")
-    ] = LOOPBACK,
-    images: Annotated[
-        str,
-        typer.Option(
-            envvar="MAFA_IMAGES",
-            help="official, offline (built from Debian packages), or auto: offline when built.",
-        ),
-    ] = "auto",
-    max_delay: Annotated[float, typer.Option(help="Receiver work: random 0..S seconds.")] = 5.0,
-    fail_rate: Annotated[float, typer.Option(help="Chance a delivery attempt fails.")] = 0.2,
+    senders: Senders = 2,
+    receivers: Receivers = 3,
+    port: Port = 8080,
+    bind: Bind = LOOPBACK,
+    images: Images = ImageSet.AUTO,
+    max_delay: MaxDelay = 5.0,
+    fail_rate: FailRate = 0.2,
     build: Annotated[
         bool | None,
         typer.Option("--build/--no-build", help="Rebuild the app image (default: if missing)."),
     ] = None,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until healthy.")] = True,
+    wait: Wait = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for health.")] = 180.0,
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Compose file (default: the shipped one).")
@@ -129,9 +125,13 @@ def up(
 
     Example: mafa up --senders 3 --receivers 5
     """
+    from mafa_cli import ui
+    from mafa_cli.config import UpSettings, default_compose_file
+    from mafa_cli.stack import operations
+
     out = ui.console()
 
-    def action() -> operations.UpResult:
+    def action() -> UpResult:
         settings = UpSettings(
             project=project,
             senders=senders,
@@ -155,44 +155,42 @@ def up(
         with reporter.live():
             return operations.up(settings, reporter)
 
-    result = run(action)
+    result = call(action)
     out.print(ui.up_summary(result))
 
 
 @app.command()
 def scale(
     project: Project = "mafa",
-    senders: Annotated[int | None, typer.Option(help="Sender replicas (0..32).")] = None,
-    receivers: Annotated[int | None, typer.Option(help="Receiver replicas (0..32).")] = None,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until healthy.")] = True,
+    senders: MaybeSenders = None,
+    receivers: MaybeReceivers = None,
+    wait: Wait = True,
 ) -> None:
     """Change the number of senders and/or receivers, live; nothing else restarts.
 
     Example: mafa scale --receivers 5
     """
+    from mafa_cli import ui
+    from mafa_cli.stack import operations
+
     out = ui.console()
-
-    def action() -> str:
-        check_project(project)
-        if senders is not None:
-            check_replicas("--senders", senders)
-        if receivers is not None:
-            check_replicas("--receivers", receivers)
-        return operations.scale(project, senders, receivers, ui.RichReporter(out), wait).summary()
-
-    out.print(f"scaled: {run(action)}")
+    reporter = ui.RichReporter(out)
+    plan = call(lambda: operations.scale(project, senders, receivers, reporter, wait))
+    out.print(f"scaled: {plan.summary()}")
 
 
 @app.command()
-def status(
-    project: Project = "mafa",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+def status(project: Project = "mafa", as_json: AsJson = False) -> None:
     """Every container of the stack; exits non-zero when any is not running and healthy.
 
     Example: mafa status --json
     """
-    rows = run(lambda: operations.status(check_project(project)))
+    from dataclasses import asdict
+
+    from mafa_cli import ui
+    from mafa_cli.stack import operations
+
+    rows = call(lambda: operations.status(project))
     if as_json:
         typer.echo(json.dumps([{**asdict(r), "ok": r.ok} for r in rows], indent=2))
     else:
@@ -212,28 +210,28 @@ def logs(
 
     Example: mafa logs receiver --follow --tail 20
     """
+    from mafa_cli import ui
+    from mafa_cli.stack import operations
+
     out = ui.console()
 
     def action() -> None:
-        check_project(project)
         for container, line in operations.logs(project, service, tail, follow):
             out.print(ui.log_line(container, line), soft_wrap=True)
 
-    run(action)
+    call(action)
 
 
 @app.command()
 def load(
     project: Project = "mafa",
-    users: Annotated[int, typer.Option(help="Simulated users (sessions).")] = 10,
+    users: Annotated[int, typer.Option(help="Simulated users (sessions), 1..10000.")] = 10,
     spawn_rate: Annotated[float, typer.Option(help="Users started per second.")] = 5.0,
     duration: Annotated[str, typer.Option(help="How long, e.g. 60s, 2m.")] = "60s",
     rate: Annotated[
         float | None, typer.Option(help="Hold this many messages/s in total (users only send).")
     ] = None,
-    shape: Annotated[
-        str | None, typer.Option(help="ramp, step or spike (over --duration).")
-    ] = None,
+    shape: LoadShape = None,
     host: Annotated[str | None, typer.Option(help="Balancer URL (default: the project's).")] = None,
     report: Annotated[Path | None, typer.Option(help="Report directory.")] = None,
     max_fail_ratio: Annotated[
@@ -241,9 +239,9 @@ def load(
     ] = None,
     max_p95_ms: Annotated[float | None, typer.Option(help="Fail (exit 9) above this p95.")] = None,
     workers: Annotated[
-        int, typer.Option(help="locust worker processes (0: one process, no master).")
+        int, typer.Option(help="locust worker processes, 0..64 (0: one process, no master).")
     ] = 0,
-    message_bytes: Annotated[int, typer.Option(help="Size of each message text.")] = 64,
+    message_bytes: Annotated[int, typer.Option(help="Size of each message text, 1..4096.")] = 64,
     weights: Annotated[
         str, typer.Option(help="Task weights, e.g. api=10,form=2,results=1,reset=1.")
     ] = "",
@@ -255,6 +253,10 @@ def load(
 
     Example: mafa load --users 20 --duration 2m --max-p95-ms 500 --report reports/run1
     """
+    from mafa_cli import ui
+    from mafa_cli.load.runner import run as run_load
+    from mafa_cli.load.settings import load_settings
+
     out = ui.console()
 
     def action() -> LoadResult:
@@ -278,7 +280,7 @@ def load(
         with ui.LoadView(out, f"load run {settings.run_id}") as view:
             return run_load(settings, view.update)
 
-    result = run(action)
+    result = call(action)
     ui.load_summary(out, result)
     if result.broken:
         raise typer.Exit(int(ExitStatus.THRESHOLD))
@@ -289,7 +291,7 @@ def load(
 @app.command()
 def watch(
     project: Project = "mafa",
-    interval: Annotated[str, typer.Option(help="Refresh interval, e.g. 1s, 500ms.")] = "1s",
+    interval: Annotated[str, typer.Option(help="Refresh interval, 200ms..1h, e.g. 1s.")] = "1s",
     once: Annotated[bool, typer.Option("--once", help="One snapshot, then exit.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Snapshots as JSON.")] = False,
     record: Annotated[
@@ -303,55 +305,45 @@ def watch(
 
     Example: mafa watch --interval 2s --record run.jsonl
     """
+    from mafa_cli import ui
+    from mafa_cli.watch.live import watch as live_watch
+
     out = ui.console(soft_wrap=as_json)
-
-    def action() -> None:
-        check_project(project)
-        interval_s = _duration("--interval", interval)
-        if not 0.2 <= interval_s <= 3600:
-            raise UsageError(f"--interval {interval} is out of range", hint="use 200ms..1h")
-        if svg is not None and not once:
-            raise UsageError("--svg goes with --once", hint="mafa watch --once --svg dash.svg")
-        live_watch(project, out, interval_s, once, as_json, record, svg=svg)
-
-    run(action)
+    interval_s = call(lambda: _duration("--interval", interval))
+    call(lambda: live_watch(project, out, interval_s, once, as_json, record, svg=svg))
 
 
 @app.command("ledger")
 def ledger_command(
     project: Project = "mafa",
     run_id: Annotated[str | None, typer.Option("--run", help="Only this run's messages.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """The end-to-end account: accepted, processed, parked, pending, lost, unexpected.
 
     Exit 0 when it balances, 10 when it does not, 11 while messages are still pending.
     Example: mafa ledger --run run-20261129T120000-ab12
     """
-    out = ui.console()
+    from mafa_cli import ledger, ui
+    from mafa_cli.stack.access import StackClient
 
     def action() -> LedgerReport:
-        check_project(project)
-        client = StackClient(project)
-        try:
-            pending = queue_pending(client)
-            with client.database().transaction() as cur:
-                return compute_ledger(
-                    cur, run_id, set(client.dead_lettered()), 1 if pending is None else pending
-                )
-        except (OSError, RuntimeError) as exc:
-            raise MafaError(
-                f"cannot read the stack's figures: {exc}",
-                hint=f"is it up? `mafa status -p {project}`",
-            ) from None
-        finally:
-            client.close()
+        with StackClient(project) as client:
+            try:
+                return ledger.read(client, run_id)
+            except (OSError, RuntimeError) as exc:
+                raise MafaError(
+                    f"cannot read the stack's figures: {exc}",
+                    hint=f"is it up? `mafa status -p {project}`",
+                ) from None
 
-    report = run(action)
-    _show_verdict(out, report, f"ledger of {run_id or 'all messages'}", as_json)
+    report = call(action)
+    _show_verdict(ui.console(), report, f"ledger of {run_id or 'all messages'}", as_json)
 
 
-def _show_verdict(out: ui.Console, report: LedgerReport, title: str, as_json: bool) -> None:
+def _show_verdict(out: Console, report: LedgerReport, title: str, as_json: bool) -> None:
+    from mafa_cli import ui
+
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -366,30 +358,29 @@ def _show_verdict(out: ui.Console, report: LedgerReport, title: str, as_json: bo
 @app.command()
 def smoke(
     project: Project = "mafasmoke",
-    senders: Annotated[int, typer.Option(help="Sender replicas.")] = 2,
-    receivers: Annotated[int, typer.Option(help="Receiver replicas.")] = 3,
-    messages: Annotated[int, typer.Option(help="Messages to send.")] = 500,
-    fail_rate: Annotated[float, typer.Option(help="Chance a delivery attempt fails.")] = 0.2,
-    max_delay: Annotated[float, typer.Option(help="Receiver work: random 0..S seconds.")] = 0.2,
-    timeout: Annotated[str, typer.Option(help="How long the queue may take to drain.")] = "120s",
+    senders: Senders = 2,
+    receivers: Receivers = 3,
+    messages: Annotated[int, typer.Option(help="Messages to send, 1..1000000.")] = 500,
+    fail_rate: FailRate = 0.2,
+    max_delay: MaxDelay = 0.2,
+    timeout: DrainTimeout = "120s",
     keep: Annotated[bool, typer.Option("--keep", help="Leave the stack running.")] = False,
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML result here.")] = None,
-    port: Annotated[int, typer.Option(help="Balancer port.")] = 8089,
-    images: Annotated[
-        str, typer.Option(envvar="MAFA_IMAGES", help="auto|official|offline")
-    ] = "auto",
+    port: Port = 8089,
+    images: Images = ImageSet.AUTO,
 ) -> None:
     """For CI: a stack, messages through the balancer, a drained queue, the ledger's verdict.
 
     Exit 0 only when nothing was lost, nothing unexpected, no effect twice.
     Example: mafa smoke --messages 1000 --junit smoke.xml
     """
+    from mafa_cli import ui
+    from mafa_cli.proof import SmokeSettings
+    from mafa_cli.proof import smoke as run_smoke
+
     out = ui.console()
 
     def action() -> ProofResult:
-        check_project(project)
-        for flag, value in (("--senders", senders), ("--receivers", receivers)):
-            check_replicas(flag, value)
         settings = SmokeSettings(
             project=project,
             senders=senders,
@@ -407,7 +398,7 @@ def smoke(
         with reporter.live():
             return run_smoke(settings, reporter)
 
-    result = run(action)
+    result = call(action)
     out.print(f"smoke run {result.run_id}: {result.seconds:.0f}s")
     if junit is not None:
         out.print(f"JUnit result: {junit}")
@@ -417,26 +408,25 @@ def smoke(
 @app.command()
 def chaos(
     project: Project = "mafa",
-    kill: Annotated[
-        str, typer.Option(help="receiver, sender, rabbitmq, postgres or redis.")
-    ] = "receiver",
-    action_: Annotated[
-        str, typer.Option("--action", help="kill (SIGKILL, then start) or restart (graceful).")
-    ] = "kill",
-    every: Annotated[str, typer.Option(help="Time between faults.")] = "10s",
+    kill: Target = ChaosTarget.RECEIVER,
+    action_: Action = ChaosAction.KILL,
+    every: Annotated[str, typer.Option(help="Time between faults, at least 1s.")] = "10s",
     duration: Annotated[str, typer.Option(help="How long faults are injected.")] = "60s",
-    rate: Annotated[float, typer.Option(help="Messages/s sent meanwhile.")] = 20.0,
-    timeout: Annotated[str, typer.Option(help="How long the queue may take to drain.")] = "120s",
+    rate: Annotated[float, typer.Option(help="Messages/s sent meanwhile, up to 2000.")] = 20.0,
+    timeout: DrainTimeout = "120s",
 ) -> None:
     """Kill or restart a service's containers on a schedule while messages flow; then the verdict.
 
     Faults are recorded (`mafa watch` shows them). Exit 0 only when nothing was lost.
     Example: mafa chaos --kill receiver --every 10s --duration 60s
     """
+    from mafa_cli import ui
+    from mafa_cli.proof import ChaosSettings
+    from mafa_cli.proof import chaos as run_chaos
+
     out = ui.console()
 
     def action() -> ProofResult:
-        check_project(project)
         settings = ChaosSettings(
             project=project,
             target=kill,
@@ -450,7 +440,7 @@ def chaos(
         with reporter.live():
             return run_chaos(settings, reporter)
 
-    result = run(action)
+    result = call(action)
     out.print(f"chaos run {result.run_id}: {len(result.faults)} faults in {result.seconds:.0f}s")
     _show_verdict(out, result.report, f"chaos {result.run_id}", as_json=False)
 
@@ -479,6 +469,8 @@ def report(
 
     Example: mafa report --record run.jsonl --load-report mafa-reports/run-1 --out run.html
     """
+    from mafa_cli import ui
+
     console = ui.console()
 
     def action() -> Report:
@@ -492,7 +484,7 @@ def report(
                 raise UsageError(f"cannot read the verdict {verdict_file}: {exc}") from None
         return build_report(record, out, load_report, verdict, title=f"mafa run · {record.name}")
 
-    built = run(action)
+    built = call(action)
     console.print(f"report: {built.html_file} ({len(built.charts_with_data)} charts with data)")
     for image in built.images:
         console.print(f"  {image}")
@@ -501,28 +493,28 @@ def report(
 @app.command()
 def demo(
     project: Project = "demo",
-    senders: Annotated[int, typer.Option(help="Sender replicas.")] = 3,
-    receivers: Annotated[int, typer.Option(help="Receiver replicas (tripled half-way).")] = 2,
-    duration: Annotated[str, typer.Option(help="How long the story runs.")] = "90s",
+    senders: Annotated[int, typer.Option(help="Sender replicas (1..32).")] = 3,
+    receivers: Annotated[
+        int, typer.Option(help="Receiver replicas (1..10: tripled half-way).")
+    ] = 2,
+    duration: Annotated[str, typer.Option(help="How long the story runs, at least 20s.")] = "90s",
     report_dir: Annotated[
         Path, typer.Option("--report", help="Where the record, load report and charts go.")
     ] = Path("mafa-reports/demo"),
-    port: Annotated[int, typer.Option(envvar="MAFA_PORT", help="Balancer port.")] = 8080,
-    images: Annotated[
-        str, typer.Option(envvar="MAFA_IMAGES", help="auto|official|offline")
-    ] = "auto",
+    port: Port = 8080,
+    images: Images = ImageSet.AUTO,
 ) -> None:
     """The whole story: stack up, load, the queue grows, scaling drains it, verdict, report.
 
     Example: mafa demo --duration 2m
     """
+    from mafa_cli import ui
+    from mafa_cli.demo import DemoSettings
+    from mafa_cli.demo import demo as run_demo  # draws charts: matplotlib only now
+
     out = ui.console(soft_wrap=False)
 
     def action() -> DemoResult:
-        from mafa_cli.demo import DemoSettings
-        from mafa_cli.demo import demo as run_demo  # draws charts: matplotlib only now
-
-        check_project(project)
         settings = DemoSettings(
             project=project,
             senders=senders,
@@ -534,7 +526,7 @@ def demo(
         )
         return run_demo(settings, out, ui.RichReporter(out))
 
-    result = run(action)
+    result = call(action)
     if result.ledger is not None:
         out.print(ui.verdict_table(result.ledger, "demo verdict"))
         out.print(ui.verdict_line(result.ledger))
@@ -553,14 +545,19 @@ def demo(
 @app.command()
 def down(
     project: Project = "mafa",
-    volumes: Annotated[bool, typer.Option("--volumes", help="Also remove the data.")] = False,
+    volumes: Annotated[
+        bool, typer.Option("--volumes", help="Also remove the data and the project's state.")
+    ] = False,
 ) -> None:
     """Remove the stack's containers and network (and its volumes with --volumes).
 
     Example: mafa down --volumes
     """
+    from mafa_cli import ui
+    from mafa_cli.stack import operations
+
     out = ui.console()
-    result = run(lambda: operations.down(check_project(project), volumes, ui.RichReporter(out)))
+    result = call(lambda: operations.down(project, volumes, ui.RichReporter(out)))
     out.print(ui.down_summary(project, result))
 
 

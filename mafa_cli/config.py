@@ -8,15 +8,22 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from mafa_cli.errors import UsageError
 
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 MAX_REPLICAS = 32  # HAProxy's server-template holds 32 of each (compose/haproxy/haproxy.cfg)
-IMAGE_SETS = ("auto", "official", "offline")
 LOOPBACK = "127.0.0.1"
+
+
+class ImageSet(StrEnum):
+    AUTO = "auto"  # offline when the offline set is built here, else official
+    OFFICIAL = "official"  # rabbitmq, postgres, redis, haproxy, python from a registry
+    OFFLINE = "offline"  # built from Debian packages (compose/offline)
 
 
 def default_compose_file() -> Path:
@@ -43,6 +50,21 @@ def check_replicas(flag: str, value: int) -> int:
     return value
 
 
+class ChaosTarget(StrEnum):
+    """The services `mafa chaos` may take down."""
+
+    RECEIVER = "receiver"
+    SENDER = "sender"
+    RABBITMQ = "rabbitmq"
+    POSTGRES = "postgres"
+    REDIS = "redis"
+
+
+class ChaosAction(StrEnum):
+    KILL = "kill"  # SIGKILL, then start again (a crash, and a restart policy)
+    RESTART = "restart"  # SIGTERM, a grace period, then start (a graceful restart)
+
+
 @dataclass(frozen=True)
 class UpSettings:
     project: str
@@ -50,7 +72,7 @@ class UpSettings:
     receivers: int
     port: int
     bind: str
-    images: str  # auto | official | offline
+    images: ImageSet
     max_delay_s: float
     fail_rate: float
     build: bool | None  # None: build only images that are missing
@@ -73,10 +95,8 @@ class UpSettings:
             raise UsageError(
                 "--rabbitmq-ui-port must differ from --port", hint="e.g. --rabbitmq-ui-port 15672"
             )
-        if self.images not in IMAGE_SETS:
-            raise UsageError(
-                f"--images {self.images!r}", hint=f"use one of {', '.join(IMAGE_SETS)}"
-            )
+        if self.images not in tuple(ImageSet):
+            raise UsageError(f"--images {self.images!r}", hint=f"use one of {', '.join(ImageSet)}")
         if not 0 <= self.max_delay_s <= 3600:
             raise UsageError(
                 f"--max-delay {self.max_delay_s} is out of range", hint="use 0..3600 s"
@@ -98,7 +118,7 @@ class UpSettings:
         senders: int,
         receivers: int,
         port: int,
-        images: str,
+        images: ImageSet,
         max_delay_s: float,
         fail_rate: float,
     ) -> UpSettings:
@@ -118,6 +138,20 @@ class UpSettings:
             compose_file=default_compose_file(),
         )
 
+    def to_saved(self) -> dict[str, Any]:
+        """As kept in the project's state (state.ProjectState.save_settings)."""
+        return {**asdict(self), "images": str(self.images), "compose_file": str(self.compose_file)}
+
+    @classmethod
+    def from_saved(cls, data: dict[str, Any]) -> UpSettings:
+        return cls(
+            **{
+                **data,
+                "images": ImageSet(data["images"]),
+                "compose_file": Path(data["compose_file"]),
+            }
+        )
+
     def replicas(self, service: str) -> int:
         return {"sender": self.senders, "receiver": self.receivers}.get(service, 1)
 
@@ -125,7 +159,9 @@ class UpSettings:
         self, secrets: Mapping[str, str], offline_available: bool
     ) -> dict[str, str]:
         """The variables compose.yaml is filled from: the user's environment, then these."""
-        offline = self.images == "offline" or (self.images == "auto" and offline_available)
+        offline = self.images == ImageSet.OFFLINE or (
+            self.images == ImageSet.AUTO and offline_available
+        )
         return {
             **os.environ,
             **secrets,
@@ -136,7 +172,3 @@ class UpSettings:
             "MAFA_MAX_DELAY": f"{self.max_delay_s:g}",
             "MAFA_FAIL_RATE": f"{self.fail_rate:g}",
         }
-
-
-def env_default(name: str, fallback: str) -> str:
-    return os.environ.get(name, fallback)

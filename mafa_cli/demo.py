@@ -10,19 +10,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mafa_cli import report as charts
-from mafa_cli.config import UpSettings
+from mafa_cli.config import MAX_REPLICAS, ImageSet, UpSettings
 from mafa_cli.errors import UsageError
 from mafa_cli.ledger import LedgerReport
 from mafa_cli.load.runner import LoadResult, LoadSettings
 from mafa_cli.load.runner import run as run_load
 from mafa_cli.load.settings import new_run_id
-from mafa_cli.proof import record_event, verdict
+from mafa_cli.proof import verdict
 from mafa_cli.stack import operations
 from mafa_cli.stack.access import StackClient
+from mafa_cli.stack.scheduler import Reporter
+from mafa_cli.state import ProjectState
 from mafa_cli.ui import Console
 from mafa_cli.watch.live import watch
 
 LOAD_SHARE = 0.7  # load for the first 70 % of the run, then the queue drains while watched
+RECEIVERS_GROWTH = 3  # receivers are multiplied by this half-way
+MAX_DEMO_RECEIVERS = MAX_REPLICAS // RECEIVERS_GROWTH  # so the grown count stays in range
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,16 @@ class DemoSettings:
     duration_s: float
     report_dir: Path
     port: int
-    images: str
+    images: ImageSet
     users: int = 10
 
     def __post_init__(self) -> None:
         if self.duration_s < 20:
             raise UsageError("--duration must be at least 20s", hint="e.g. --duration 90s")
-        if not 1 <= self.receivers <= 10 or not 1 <= self.senders <= 32:
+        if not 1 <= self.receivers <= MAX_DEMO_RECEIVERS or not 1 <= self.senders <= MAX_REPLICAS:
             raise UsageError(
-                "use 1..32 senders and 1..10 receivers", hint="receivers are tripled half-way"
+                f"use 1..{MAX_REPLICAS} senders and 1..{MAX_DEMO_RECEIVERS} receivers",
+                hint=f"receivers are multiplied by {RECEIVERS_GROWTH} half-way",
             )
 
 
@@ -54,7 +59,7 @@ class DemoResult:
     interrupted: bool
 
 
-def demo(settings: DemoSettings, out: Console, reporter: operations.Reporter) -> DemoResult:
+def demo(settings: DemoSettings, out: Console, reporter: Reporter) -> DemoResult:
     up = UpSettings.for_run(
         settings.project,
         settings.senders,
@@ -89,6 +94,7 @@ def demo(settings: DemoSettings, out: Console, reporter: operations.Reporter) ->
         run_id=new_run_id(),
         project=settings.project,
     )
+    state = ProjectState(settings.project)
     loaded: list[LoadResult] = []
     stop = threading.Event()
 
@@ -97,13 +103,13 @@ def demo(settings: DemoSettings, out: Console, reporter: operations.Reporter) ->
 
     def scale_up() -> None:
         if not stop.wait(settings.duration_s / 2):
-            wanted = settings.receivers * 3
-            record_event(settings.project, "scale", f"receivers {settings.receivers}->{wanted}")
+            wanted = settings.receivers * RECEIVERS_GROWTH
+            state.record_event("scale", f"receivers {settings.receivers}->{wanted}")
             operations.scale(settings.project, None, wanted, reporter)
 
     reporter.step(
         f"{settings.users} users for {load_settings.duration_s:.0f}s ({load_settings.run_id}); "
-        f"receivers x3 at {settings.duration_s / 2:.0f}s"
+        f"receivers x{RECEIVERS_GROWTH} at {settings.duration_s / 2:.0f}s"
     )
     threads = [threading.Thread(target=load), threading.Thread(target=scale_up, daemon=True)]
     for thread in threads:
@@ -130,11 +136,8 @@ def demo(settings: DemoSettings, out: Console, reporter: operations.Reporter) ->
     ledger = None
     if not interrupted:
         reporter.step("waiting for the queue to drain")
-        client = StackClient(settings.project)
-        try:
+        with StackClient(settings.project) as client:
             ledger = verdict(client, load_settings.run_id, 180.0, reporter.build_output)
-        finally:
-            client.close()
         # A few more snapshots, so the charts show the drained end.
         watch(settings.project, out, 1.0, once=False, as_json=False, record=record, duration_s=3)
     built = None

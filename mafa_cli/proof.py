@@ -4,7 +4,6 @@ flow, then the same verdict)."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 import xml.etree.ElementTree as ET
@@ -14,28 +13,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mafa_cli import ledger
-from mafa_cli.config import UpSettings
+from mafa_cli.config import ChaosAction, ChaosTarget, ImageSet, UpSettings
 from mafa_cli.errors import MafaError, UsageError
 from mafa_cli.load.settings import default_host, new_run_id
-from mafa_cli.stack import operations, secrets
+from mafa_cli.stack import operations
 from mafa_cli.stack.access import StackClient
+from mafa_cli.stack.scheduler import Reporter
+from mafa_cli.state import Event, ProjectState
 from mafa_cli.traffic import Traffic, TrafficCounts
 
-CHAOS_TARGETS = ("receiver", "sender", "rabbitmq", "postgres", "redis")
-CHAOS_ACTIONS = ("kill", "restart")
+MAX_SMOKE_MESSAGES = 1_000_000
 QUIET_READS = 2  # the queue must read empty this many times in a row (its figures lag ~1 s)
+LOST_AFTER_MAX_SMOKE_MESSAGES = 1_000_000
 LOST_AFTER_QUIET_READS = 15  # consumers reconnecting after a broker restart take up to ~10 s
-
-
-def queue_pending(client: StackClient) -> int | None:
-    """Messages ready or unacknowledged in the work queue; None while the broker has no
-    figures for it (a missing figure is not a zero)."""
-    queue = client.queue()
-    ready = queue.get("messages_ready")
-    unacked = queue.get("messages_unacknowledged")
-    if ready is None or unacked is None:
-        return None
-    return int(ready) + int(unacked)
 
 
 def verdict(
@@ -48,12 +38,8 @@ def verdict(
     report: ledger.LedgerReport | None = None
     while True:
         try:
-            pending = queue_pending(client)
-            # None: the broker has no figures for the queue yet (just started or restarted).
-            quiet = quiet + 1 if pending == 0 else 0
-            with client.database().transaction() as cur:
-                parked = set(client.dead_lettered())
-                report = ledger.collect(cur, run_id, parked, 1 if pending is None else pending)
+            report = ledger.read(client, run_id)
+            quiet = quiet + 1 if report.pending == 0 else 0
         except (OSError, MafaError, RuntimeError) as exc:  # a part still coming back after a fault
             on_wait(f"waiting for the stack: {exc}")
             quiet = 0
@@ -85,7 +71,20 @@ class SmokeSettings:
     keep: bool
     junit: Path | None
     port: int
-    images: str
+    images: ImageSet
+
+    def __post_init__(self) -> None:
+        """Checks of its own; the stack's (replicas, rates, port) are UpSettings' checks."""
+        if not 1 <= self.messages <= MAX_SMOKE_MESSAGES:
+            raise UsageError(
+                f"--messages {self.messages} is out of range",
+                hint=f"use 1..{MAX_SMOKE_MESSAGES}",
+            )
+        if self.senders < 1 or self.receivers < 1:
+            raise UsageError(
+                "smoke needs at least one sender and one receiver",
+                hint="--senders 2 --receivers 3",
+            )
 
 
 @dataclass(frozen=True)
@@ -94,11 +93,7 @@ class ProofResult:
     traffic: TrafficCounts
     report: ledger.LedgerReport
     seconds: float
-    faults: list[dict[str, str]]
-
-    @property
-    def ok(self) -> bool:
-        return self.report.ok
+    faults: list[Event]
 
 
 def write_junit(path: Path, name: str, result: ProofResult) -> None:
@@ -139,9 +134,7 @@ def write_junit(path: Path, name: str, result: ProofResult) -> None:
         raise UsageError(f"cannot write the JUnit file {path}: {exc.strerror}") from None
 
 
-def smoke(settings: SmokeSettings, reporter: operations.Reporter) -> ProofResult:
-    if not 1 <= settings.messages <= 1_000_000:
-        raise UsageError(f"--messages {settings.messages} is out of range", hint="use 1..1000000")
+def smoke(settings: SmokeSettings, reporter: Reporter) -> ProofResult:
     up = UpSettings.for_run(
         settings.project,
         settings.senders,
@@ -151,10 +144,6 @@ def smoke(settings: SmokeSettings, reporter: operations.Reporter) -> ProofResult
         settings.max_delay_s,
         settings.fail_rate,
     )
-    if settings.senders < 1 or settings.receivers < 1:
-        raise UsageError(
-            "smoke needs at least one sender and one receiver", hint="--senders 2 --receivers 3"
-        )
     started = time.monotonic()
     try:
         result = operations.up(up, reporter)
@@ -164,11 +153,8 @@ def smoke(settings: SmokeSettings, reporter: operations.Reporter) -> ProofResult
         reporter.step(
             f"{counts.accepted} accepted, {counts.refused} refused, {counts.errors} unanswered"
         )
-        client = StackClient(settings.project)
-        try:
+        with StackClient(settings.project) as client:
             report = verdict(client, run_id, settings.timeout_s, reporter.build_output)
-        finally:
-            client.close()
         proof = ProofResult(run_id, counts, report, time.monotonic() - started, [])
         if settings.junit is not None:
             write_junit(settings.junit, "mafa smoke", proof)
@@ -179,39 +165,23 @@ def smoke(settings: SmokeSettings, reporter: operations.Reporter) -> ProofResult
             operations.down(settings.project, volumes=True, reporter=reporter)
 
 
-def faults_file(project: str) -> Path:
-    return secrets.project_dir(project) / "faults.jsonl"
-
-
-def record_event(project: str, action: str, target: str) -> dict[str, str]:
-    """A fault (or a scale change) with its time, for `mafa watch` and the report's charts."""
-    fault = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "action": action,
-        "target": target,
-    }
-    with faults_file(project).open("a", encoding="utf-8") as out:
-        out.write(json.dumps(fault) + "\n")
-    return fault
-
-
 @dataclass(frozen=True)
 class ChaosSettings:
     project: str
-    target: str
-    action: str
+    target: ChaosTarget
+    action: ChaosAction
     every_s: float
     duration_s: float
     rate: float
     timeout_s: float
 
     def __post_init__(self) -> None:
-        if self.target not in CHAOS_TARGETS:
+        if self.target not in tuple(ChaosTarget):
+            raise UsageError(f"--kill {self.target!r}", hint=f"use one of {', '.join(ChaosTarget)}")
+        if self.action not in tuple(ChaosAction):
             raise UsageError(
-                f"--kill {self.target!r}", hint=f"use one of {', '.join(CHAOS_TARGETS)}"
+                f"--action {self.action!r}", hint=f"use one of {', '.join(ChaosAction)}"
             )
-        if self.action not in CHAOS_ACTIONS:
-            raise UsageError(f"--action {self.action!r}", hint="use kill or restart")
         if self.every_s < 1 or self.duration_s < self.every_s:
             raise UsageError(
                 "--every must be at least 1s and --duration at least --every",
@@ -222,16 +192,17 @@ class ChaosSettings:
 
 
 def chaos(
-    settings: ChaosSettings, reporter: operations.Reporter, rng: random.Random | None = None
+    settings: ChaosSettings, reporter: Reporter, rng: random.Random | None = None
 ) -> ProofResult:
     """Messages at `rate` while the target is killed (SIGKILL, then started again, as a restart
     policy would) or restarted every `every_s`; then the drain and the verdict."""
     rng = rng or random.Random()
     url = default_host(settings.project)  # says "no such stack" before anything starts
     client = StackClient(settings.project)
-    backend = client.backend
+    engine = client.backend
+    state = ProjectState(settings.project)
     run_id = new_run_id()
-    faults: list[dict[str, str]] = []
+    faults: list[Event] = []
     started = time.monotonic()
     reporter.step(f"messages at {settings.rate:g}/s to {url} ({run_id})")
     traffic = Traffic(url, run_id, threads=4, rate=settings.rate).start()
@@ -241,21 +212,21 @@ def chaos(
             time.sleep(max(0.0, next_fault - time.monotonic()))
             running = [
                 c
-                for c in backend.containers(settings.project, settings.target)
+                for c in engine.replicas(settings.project, settings.target)
                 if c.state == "running"
             ]
             if running:
                 victim = rng.choice(running)
-                if settings.action == "kill":
-                    backend.kill(victim.id)
-                    faults.append(record_event(settings.project, "SIGKILL", victim.name))
+                if settings.action == ChaosAction.KILL:
+                    engine.kill(victim.id)
+                    faults.append(state.record_event("SIGKILL", victim.name))
                     # Back to the wanted count, as a restart policy would: the same container
                     # starts again (a new process, so a new node name for senders/receivers).
-                    backend.start(victim.id, victim.name)
+                    engine.start(victim.id, victim.name)
                 else:
-                    faults.append(record_event(settings.project, "restart", victim.name))
-                    backend.restart(victim.id, grace_s=10)
-                reporter.step(f"{faults[-1]['at'][11:19]} {faults[-1]['action']} {victim.name}")
+                    faults.append(state.record_event("restart", victim.name))
+                    engine.restart(victim.id, grace_s=10)
+                reporter.step(f"{faults[-1].at[11:19]} {faults[-1].action} {victim.name}")
             next_fault += settings.every_s
         time.sleep(max(0.0, started + settings.duration_s - time.monotonic()))
     finally:
@@ -264,8 +235,6 @@ def chaos(
         f"{counts.accepted} accepted, {counts.refused} refused (503), "
         f"{counts.errors} unanswered, {counts.rejected} other"
     )
-    try:
+    with client:
         report = verdict(client, run_id, settings.timeout_s, reporter.build_output)
-    finally:
-        client.close()
     return ProofResult(run_id, counts, report, time.monotonic() - started, faults)

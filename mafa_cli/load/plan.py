@@ -7,9 +7,20 @@ import csv
 import io
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
 DEFAULT_WEIGHTS = {"api": 10, "form": 2, "results": 1, "reset": 1, "page": 0}
-SHAPES = ("ramp", "step", "spike")
+
+
+class Shape(StrEnum):
+    """How the user count moves over a run (locust LoadTestShape classes in locustfile.py)."""
+
+    RAMP = "ramp"
+    STEP = "step"
+    SPIKE = "spike"
+
+
+SHAPES = tuple(Shape)
 
 
 def parse_weights(text: str) -> dict[str, int]:

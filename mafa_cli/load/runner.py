@@ -4,7 +4,6 @@ runs, for the live view, and once more at the end for the summary and the thresh
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -26,7 +25,7 @@ from mafa_cli.load.plan import (
     read_stats_csv,
     user_counts,
 )
-from mafa_cli.stack import secrets
+from mafa_cli.state import ProjectState, RunningLoad
 
 REFRESH_S = 1.0
 PREFIX = "locust"
@@ -174,28 +173,13 @@ def read_live(settings: LoadSettings, started: float) -> LiveStats:
     return LiveStats(time.monotonic() - started, users, peak, rows)
 
 
-def load_state_file(project: str) -> Path:
-    """Where a running `mafa load` says what it is doing, for `mafa watch` to show."""
-    return secrets.project_dir(project) / "load.json"
-
-
-def _announce(settings: LoadSettings) -> Path | None:
+def _announce(settings: LoadSettings) -> ProjectState | None:
     """Tell `mafa watch` which run is going on for the project, and where its figures are."""
     if settings.project is None:
         return None
-    path = load_state_file(settings.project)
-    if not path.parent.is_dir():
-        return None
-    path.write_text(
-        json.dumps(
-            {
-                "run_id": settings.run_id,
-                "pid": os.getpid(),
-                "report_dir": str(settings.report_dir.resolve()),
-            }
-        )
-    )
-    return path
+    state = ProjectState(settings.project)
+    running = RunningLoad(settings.run_id, os.getpid(), settings.report_dir.resolve())
+    return state if state.announce_load(running) else None
 
 
 def run(
@@ -243,7 +227,7 @@ def run(
                 process.kill()
         output.close()
         if announce is not None:
-            announce.unlink(missing_ok=True)
+            announce.load_finished()
     if master.returncode not in (0, None) and not interrupted:
         log = settings.report_dir / "locust.out"
         tail = log.read_text().splitlines()[-10:] if log.exists() else []

@@ -17,14 +17,13 @@ from typing import Any
 import pika
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
+from mafa_cli.services.names import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, RUN_HEADER
+from mafa_cli.services.names import WORK_QUEUE as QUEUE
 from mafa_cli.services.policy import backoff_delays
 from mafa_cli.services.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-QUEUE = "messages"
-DEAD_LETTER_EXCHANGE = "messages.dlx"
-DEAD_LETTER_QUEUE = "messages.dead"
 _BROKEN = (AMQPError, OSError)
 
 
@@ -121,7 +120,7 @@ class Publisher:
             message_id=message_id,
             delivery_mode=pika.DeliveryMode.Persistent,
             content_type="application/json",
-            headers={"x-mafa-run": run_id} if run_id else None,
+            headers={RUN_HEADER: run_id} if run_id else None,
         )
         # A stale connection (closed by the broker while idle, or across a broker restart) fails
         # on first use: reconnect once. If the first try did reach the broker, the message is

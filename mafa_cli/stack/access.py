@@ -8,40 +8,40 @@ from __future__ import annotations
 import base64
 import json
 import urllib.request
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
+from mafa_cli.engine.protocol import Engine, Replica, connect_engine
 from mafa_cli.errors import NotFound
 from mafa_cli.services.db import Database
+from mafa_cli.services.names import DEAD_LETTER_QUEUE, WORK_QUEUE
 from mafa_cli.services.sessions import SessionCounts, connect
 from mafa_cli.services.settings import conninfo
-from mafa_cli.stack import secrets
-from mafa_cli.stack.docker_backend import ContainerInfo, DockerBackend
+from mafa_cli.state import ProjectState
 
 HTTP_TIMEOUT_S = 3.0
-DEAD_LETTER_QUEUE = "messages.dead"
-WORK_QUEUE = "messages"
 
 
 class StackClient:
-    def __init__(self, project: str, backend: DockerBackend | None = None) -> None:
+    def __init__(self, project: str, backend: Engine | None = None) -> None:
         self.project = project
-        self.backend = backend or DockerBackend.connect()
-        path = secrets.secrets_file(project)
-        if not path.exists():
+        self.backend = backend or connect_engine()
+        known = ProjectState(project).secrets()
+        if known is None:
             raise NotFound(
                 f"no stack named {project!r} was brought up by mafa here",
                 hint="bring it up with `mafa up`, or choose it with --project",
             )
-        self._secrets = secrets.parse_env_file(path.read_text())
+        self._secrets = known
         self._addresses: dict[str, str] = {}
         self._db: Database | None = None
         self._db_host: str | None = None
         self._sessions: SessionCounts | None = None
         self._redis_host: str | None = None
 
-    def refresh(self) -> list[ContainerInfo]:
+    def refresh(self) -> list[Replica]:
         """The project's containers; also where each service answers now."""
-        containers = self.backend.containers(self.project)
+        containers = self.backend.replicas(self.project)
         self._addresses = {c.service: c.ip for c in containers if c.ip and c.state == "running"}
         return containers
 
@@ -112,6 +112,17 @@ class StackClient:
             deaths = (properties.get("headers") or {}).get("x-death") or [{}]
             parked[str(properties.get("message_id"))] = str(deaths[0].get("reason", "unknown"))
         return parked
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def close(self) -> None:
         if self._db is not None:

@@ -39,11 +39,6 @@ class Plan:
     def changes_nothing(self) -> bool:
         return not (self.create or self.recreate or self.start or self.remove)
 
-    def touches(self, service: str) -> bool:
-        return any(s == service for s, _ in self.create) or any(
-            c.service == service for c in (*self.recreate, *self.start, *self.remove)
-        )
-
     def summary(self) -> str:
         if self.changes_nothing:
             return "nothing to change"

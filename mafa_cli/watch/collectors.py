@@ -6,25 +6,22 @@ O(messages). A source that fails marks its panel stale with the reason and keeps
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
+from mafa_cli.engine.protocol import Engine, Replica
 from mafa_cli.load.plan import read_stats_csv, user_counts
-from mafa_cli.load.runner import load_state_file
-from mafa_cli.stack import secrets
+from mafa_cli.services.names import BALANCER_BACKEND, DEAD_LETTER_QUEUE, WORK_QUEUE
 from mafa_cli.stack.access import StackClient
-from mafa_cli.stack.docker_backend import ContainerInfo, DockerBackend
+from mafa_cli.state import ProjectState
 from mafa_cli.watch import parse
 from mafa_cli.watch.snapshot import (
     ContainerRow,
-    Ledger,
+    LiveBalance,
     LoadFigures,
     QueueFigures,
     ReceiverRow,
@@ -63,6 +60,7 @@ class Collector:
     def __init__(self, project: str, client: StackClient | None = None) -> None:
         self.project = project
         self._client = client or StackClient(project)
+        self._state = ProjectState(project)
         self._samplers = ResourceSamplers(self._client.backend)
         self._last = Snapshot(project=project, taken_at=datetime.now(UTC))
         self._counts_before: tuple[int, int] | None = None
@@ -84,7 +82,7 @@ class Collector:
                 stale[panel] = f"{type(exc).__name__}: {str(exc)[:120]}"
                 return fallback
 
-        no_containers: list[ContainerInfo] = []
+        no_containers: list[Replica] = []
         containers = attempt("containers", self._client.refresh, no_containers)
         by_ip = {c.ip: c for c in containers if c.ip}
         by_host = {c.id[:12]: c.name for c in containers}
@@ -135,7 +133,7 @@ class Collector:
             and queue.total == 0
             and (now - self._changed_at).total_seconds() >= REST_AFTER_S
         )
-        ledger = Ledger(
+        ledger = LiveBalance(
             accepted=accepted,
             processed=processed,
             in_queue=queue.ready,
@@ -172,8 +170,8 @@ class Collector:
         return parse.with_rates(queue, base[1] if elapsed > 0 else None, elapsed)
 
     def _read_queue(self) -> tuple[QueueFigures, dict[str, int]]:
-        work = self._client.queue("messages")
-        dead = self._client.queue("messages.dead")
+        work = self._client.queue(WORK_QUEUE)
+        dead = self._client.queue(DEAD_LETTER_QUEUE)
         connections = self._client.rabbit("connections?columns=name,client_properties")
         channels = self._client.rabbit(
             "channels?columns=connection_details,messages_unacknowledged"
@@ -209,13 +207,13 @@ class Collector:
         return receivers, senders
 
     def _read_balancer(self) -> list[parse.BalancerServer]:
-        return parse.haproxy_servers(self._client.balancer_stats(), "senders")
+        return parse.haproxy_servers(self._client.balancer_stats(), BALANCER_BACKEND)
 
     @staticmethod
     def _senders(
         rows: list[tuple[str, str | None, int]],
         by_host: dict[str, str],
-        by_ip: dict[str, ContainerInfo],
+        by_ip: dict[str, Replica],
         balancer: list[parse.BalancerServer] | None,
         stale: dict[str, str],
     ) -> list[SenderRow]:
@@ -241,7 +239,7 @@ class Collector:
         live = {c.name for c in by_ip.values()}
         return sorted(result, key=lambda r: (r.container not in live, r.container or r.node))
 
-    def _resources(self, containers: list[ContainerInfo]) -> list[ContainerRow]:
+    def _resources(self, containers: list[Replica]) -> list[ContainerRow]:
         rows = []
         for c in containers:
             cpu = memory = None
@@ -257,45 +255,31 @@ class Collector:
         return rows
 
     def _read_load(self) -> LoadFigures | None:
-        path = load_state_file(self.project)
-        if not path.exists():
+        running = self._state.running_load()
+        if running is None:
             return None
-        state = json.loads(path.read_text())
-        try:
-            os.kill(int(state["pid"]), 0)
-        except (OSError, ValueError):
-            return None  # that run is over
-        report = Path(state["report_dir"])
-        stats_file = report / "locust_stats.csv"
+        stats_file = running.report_dir / "locust_stats.csv"
         if not stats_file.exists():
-            return LoadFigures(state["run_id"], 0, 0.0, 0, 0, 0.0)
+            return LoadFigures(running.run_id, 0, 0.0, 0, 0, 0.0)
         rows = read_stats_csv(stats_file.read_text())
         total = next((r for r in rows if r.name == "Aggregated"), None)
-        history = report / "locust_stats_history.csv"
+        history = running.report_dir / "locust_stats_history.csv"
         users = user_counts(history.read_text())[0] if history.exists() else 0
         if total is None:
-            return LoadFigures(state["run_id"], users, 0.0, 0, 0, 0.0)
+            return LoadFigures(running.run_id, users, 0.0, 0, 0, 0.0)
         return LoadFigures(
-            state["run_id"], users, total.rps, total.failures, total.requests, total.p95_ms
+            running.run_id, users, total.rps, total.failures, total.requests, total.p95_ms
         )
 
     def _read_faults(self) -> tuple[str, ...]:
-        path = secrets.project_dir(self.project) / "faults.jsonl"
-        if not path.exists():
-            return ()
-        lines = path.read_text().splitlines()[-5:]
-        faults = []
-        for line in lines:
-            fault = json.loads(line)
-            faults.append(f"{fault['at']} {fault['action']} {fault['target']}")
-        return tuple(faults)
+        return tuple(event.line() for event in self._state.recent_events())
 
 
 class ResourceSamplers:
     """One background thread per running container, keeping the engine's latest resource
     sample (streamed once a second), so a refresh reads memory and CPU without waiting."""
 
-    def __init__(self, backend: DockerBackend) -> None:
+    def __init__(self, backend: Engine) -> None:
         self._backend = backend
         self._latest: dict[str, dict[str, Any]] = {}
         self._threads: dict[str, threading.Thread] = {}

@@ -13,6 +13,7 @@ from mafa_cli.watch.snapshot import History, Snapshot
 from mafa_cli.watch.view import plain_line, render
 
 SVG_WIDTH = 120  # columns of the picture `--svg` saves (wide: every panel)
+MIN_INTERVAL_S, MAX_INTERVAL_S = 0.2, 3600.0
 ONCE_READINGS = 7  # at most ~7 s for --once to see whether the stack is at rest
 
 
@@ -46,11 +47,16 @@ def watch(
     duration_s: float | None = None,
     stop_on_interrupt: bool = True,
     svg: Path | None = None,
+    collector: Collector | None = None,
 ) -> Snapshot:
     """Run until Ctrl-C (or `duration_s`, or after one snapshot with `once`); return the last.
     With `stop_on_interrupt` False, Ctrl-C is raised to the caller instead."""
+    if not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
+        raise UsageError(f"--interval {interval_s:g}s is out of range", hint="use 200ms..1h")
+    if svg is not None and not once:
+        raise UsageError("--svg goes with --once", hint="mafa watch --once --svg dash.svg")
     check_record_path(record)
-    collector = Collector(project)
+    collector = collector or Collector(project)
     history = History()
     try:
         if once:

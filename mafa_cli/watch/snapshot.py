@@ -81,7 +81,7 @@ class LoadFigures:
 
 
 @dataclass(frozen=True)
-class Ledger:
+class LiveBalance:
     """The running account. `lost` is only claimed at rest (nothing queued, in flight or being
     published): while messages move, the broker's figures and the database's are read at
     slightly different moments, so their difference is in transit, not lost. `mafa ledger`
@@ -111,7 +111,7 @@ class Snapshot:
     receivers: tuple[ReceiverRow, ...] = ()
     senders: tuple[SenderRow, ...] = ()
     active_sessions: int = 0
-    ledger: Ledger | None = None
+    ledger: LiveBalance | None = None
     containers: tuple[ContainerRow, ...] = ()
     load: LoadFigures | None = None
     faults: tuple[str, ...] = ()

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from mafa_cli.services.nodes import colour_of
 from mafa_cli.ui import Group, RenderableType, Table, Text, box
-from mafa_cli.watch.snapshot import History, Ledger, Snapshot, sparkline
+from mafa_cli.watch.snapshot import History, LiveBalance, Snapshot, sparkline
 
 WIDE = 110  # below this, the containers panel and the container-name columns go
 
@@ -30,7 +30,7 @@ def _title(name: str, snapshot: Snapshot, panel: str) -> Text:
     return title
 
 
-def ledger_text(ledger: Ledger | None) -> Text:
+def ledger_text(ledger: LiveBalance | None) -> Text:
     if ledger is None:
         return Text("ledger: no data yet")
     text = Text("ledger  ", style="bold")

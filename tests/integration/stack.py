@@ -24,7 +24,6 @@ from typing import Any
 
 import psycopg
 import requests
-
 from mafa_cli.stack.secrets import NAMES
 
 ROOT = Path(__file__).resolve().parents[2]

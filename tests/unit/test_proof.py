@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from mafa_cli.errors import UsageError
-from mafa_cli.ledger import compute
-from mafa_cli.proof import ChaosSettings, ProofResult, queue_pending, write_junit
+from mafa_cli.ledger import compute, queue_pending
+from mafa_cli.proof import ChaosSettings, ProofResult, write_junit
 from mafa_cli.traffic import TrafficCounts
 from tests.unit.test_ledger import ATTEMPTS, COUNTS, PROCESSED
 

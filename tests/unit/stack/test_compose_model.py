@@ -7,7 +7,7 @@ import pytest
 from mafa_cli.config import default_compose_file
 from mafa_cli.errors import ConfigError, UnsupportedKey
 from mafa_cli.stack.compose_model import interpolate, load, parse, parse_duration
-from mafa_cli.stack.secrets import NAMES
+from mafa_cli.state import SECRET_NAMES as NAMES
 
 SECRETS = {name: f"secret-{i}" for i, name in enumerate(NAMES)}
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from mafa_cli.watch.snapshot import (
     ContainerRow,
     History,
-    Ledger,
+    LiveBalance,
     LoadFigures,
     QueueFigures,
     ReceiverRow,
@@ -71,7 +71,7 @@ def snapshot(**changes: object) -> Snapshot:
             SenderRow("sender-dddd4444", "demo-sender-2", 1103, 2298, 3),
         ),
         active_sessions=17,
-        ledger=Ledger(
+        ledger=LiveBalance(
             accepted=2223, processed=2221, in_queue=0, in_flight=0, parked=2, at_rest=True
         ),
         containers=(
@@ -127,10 +127,10 @@ def test_numbers_land_in_their_rows() -> None:
 
 
 def test_lost_is_only_claimed_at_rest() -> None:
-    moving = snapshot(ledger=Ledger(100, 90, 5, 3, 0, at_rest=False))
+    moving = snapshot(ledger=LiveBalance(100, 90, 5, 3, 0, at_rest=False))
     text = text_of(moving, 120)
     assert "lost: checked at rest (+2 in transit)" in text
-    lost = snapshot(ledger=Ledger(100, 90, 0, 0, 0, at_rest=True))
+    lost = snapshot(ledger=LiveBalance(100, 90, 0, 0, 0, at_rest=True))
     assert "LOST 10" in text_of(lost, 120)
     assert lost.to_json()["ledger"]["lost"] == 10
     assert moving.to_json()["ledger"]["lost"] is None

@@ -1,14 +1,14 @@
-"""The Docker engine, through the Docker SDK: the only module that imports docker.
+"""One Docker engine, through the Docker SDK: the only module that imports docker. A replica is
+a container labelled the way Compose labels it, so `docker compose -p <project> ps` sees the stack.
 
 Thin on purpose: each method is one engine operation, translated into mafa's errors. What to do
-is decided elsewhere (plan.py, operations.py).
+is decided elsewhere (stack/plan.py, stack/operations.py). Implements engine.protocol.Engine.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ import docker
 import docker.errors
 from docker.types import Mount as DockerMount
 
+from mafa_cli.engine.protocol import Replica
 from mafa_cli.errors import BuildFailed, Conflict, EngineError, MafaError, NotFound
 from mafa_cli.stack.compose_model import Service
 
@@ -25,20 +26,6 @@ NUMBER = "com.docker.compose.container-number"
 CONFIG_HASH = "com.docker.compose.config-hash"
 ONEOFF = "com.docker.compose.oneoff"
 NANOS = 1_000_000_000
-
-
-@dataclass(frozen=True)
-class ContainerInfo:
-    id: str
-    name: str
-    service: str
-    number: int
-    config_hash: str
-    state: str  # running, exited, created, restarting, ...
-    health: str | None  # healthy, unhealthy, starting; None without a healthcheck
-    started_at: datetime | None
-    ports: tuple[str, ...]  # "127.0.0.1:8080->8080/tcp"
-    ip: str | None
 
 
 def _engine_error(exc: Exception) -> EngineError:
@@ -54,13 +41,13 @@ def _engine_error(exc: Exception) -> EngineError:
     )
 
 
-class DockerBackend:
+class DockerEngine:
     def __init__(self, client: Any) -> None:
         self._client = client
         self._api = client.api
 
     @classmethod
-    def connect(cls) -> DockerBackend:
+    def connect(cls) -> DockerEngine:
         try:
             client = docker.from_env(timeout=120)
             client.ping()
@@ -177,13 +164,13 @@ class DockerBackend:
 
     # containers ------------------------------------------------------------------------------
 
-    def containers(self, project: str, service: str | None = None) -> list[ContainerInfo]:
+    def replicas(self, project: str, service: str | None = None) -> list[Replica]:
         labels = [f"{PROJECT}={project}"] + ([f"{SERVICE}={service}"] if service else [])
         found = self._api.containers(all=True, filters={"label": labels})
         infos = [self._info(c["Id"]) for c in found]
         return sorted((i for i in infos if i is not None), key=lambda i: (i.service, i.number))
 
-    def _info(self, container_id: str) -> ContainerInfo | None:
+    def _info(self, container_id: str) -> Replica | None:
         try:
             data = self._api.inspect_container(container_id)
         except docker.errors.NotFound:
@@ -197,7 +184,7 @@ class DockerBackend:
                 ports.append(f"{b['HostIp']}:{b['HostPort']}->{port}")
         networks = data["NetworkSettings"].get("Networks") or {}
         ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
-        return ContainerInfo(
+        return Replica(
             id=data["Id"],
             name=data["Name"].lstrip("/"),
             service=labels.get(SERVICE, "?"),

@@ -1,0 +1,1 @@
+"""The seam between mafa and whatever runs the stack's services (engine.protocol.Engine)."""

@@ -1,0 +1,108 @@
+"""What mafa needs from a container engine, in terms of services and their replicas.
+
+`stack/operations.py`, `watch/collectors.py` and `proof.py` speak only this protocol. A replica is
+one running copy of a service, numbered 1..N within it: a container on one Docker engine
+(engine/local.py), a task on a Docker Swarm (a later implementation: create/start/stop of a
+numbered replica become the service's replica count and task slots there; networks become
+overlay networks). The unit tests run the orchestration on an in-memory fake
+(tests/unit/fakes.py). Plans stay pure (stack/plan.py); an engine only translates them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from mafa_cli.stack.compose_model import Service
+
+
+@dataclass(frozen=True)
+class Replica:
+    id: str
+    name: str
+    service: str
+    number: int
+    config_hash: str
+    state: str  # running, exited, created, restarting, ...
+    health: str | None  # healthy, unhealthy, starting; None without a healthcheck
+    started_at: datetime | None
+    ports: tuple[str, ...]  # "127.0.0.1:8080->8080/tcp"
+    ip: str | None
+
+    @property
+    def ready(self) -> bool:
+        """Running, and healthy when it has a health check."""
+        return self.state == "running" and self.health in (None, "healthy")
+
+
+class Engine(Protocol):
+    # images ----------------------------------------------------------------------------------
+    def image_id(self, reference: str) -> str | None: ...
+
+    def image_label(self, reference: str, label: str) -> str | None: ...
+
+    def build(
+        self, service: Service, on_line: Callable[[str], None], labels: dict[str, str]
+    ) -> str: ...
+
+    def pull(self, reference: str) -> str: ...
+
+    # what a project's services share: one network, named volumes -------------------------------
+    def ensure_network(self, project: str) -> str: ...
+
+    def ensure_volume(self, project: str, volume: str) -> str: ...
+
+    def networks(self, project: str) -> list[str]: ...
+
+    def volumes(self, project: str) -> list[str]: ...
+
+    def remove_network(self, name: str) -> None: ...
+
+    def remove_volume(self, name: str) -> None: ...
+
+    # replicas of services ----------------------------------------------------------------------
+    def replicas(self, project: str, service: str | None = None) -> list[Replica]:
+        """Every replica of the project (or of one service), by service then number."""
+        ...
+
+    def create(
+        self,
+        project: str,
+        service: Service,
+        number: int,
+        config_hash: str,
+        network: str,
+        labels: dict[str, str],
+    ) -> str:
+        """Create replica `number` of the service and start it; its id."""
+        ...
+
+    def start(self, replica_id: str, name: str = "") -> None: ...
+
+    def kill(self, replica_id: str) -> None:
+        """No chance to finish or hand work back (a crash, for `mafa chaos`)."""
+        ...
+
+    def restart(self, replica_id: str, grace_s: float) -> None: ...
+
+    def stop_and_remove(self, replica_id: str, grace_s: float) -> None:
+        """Ask it to stop, give it `grace_s` to finish, then remove it."""
+        ...
+
+    def stats_stream(self, replica_id: str) -> Iterator[dict[str, Any]]:
+        """Resource samples (Docker's stats format), one a second, until it stops."""
+        ...
+
+    def logs(
+        self, replica_id: str, tail: int | str = "all", follow: bool = False
+    ) -> Iterator[str]: ...
+
+
+def connect_engine() -> Engine:
+    """The engine of this environment (DOCKER_HOST or the local socket). Imported here, not at
+    the top: the Docker SDK costs a tenth of a second and `mafa --help` needs none of it."""
+    from mafa_cli.engine.local import DockerEngine
+
+    return DockerEngine.connect()

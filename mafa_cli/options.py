@@ -1,0 +1,77 @@
+"""The options the `mafa` commands share, declared once: one help text, one environment variable,
+one range (said in the help; checked by the settings objects in config.py and friends).
+
+Light on purpose: `mafa --help` imports this module, so nothing heavy may be imported here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mafa_cli.config import (
+    MAX_REPLICAS,
+    ChaosAction,
+    ChaosTarget,
+    ImageSet,
+    check_project,
+)
+from mafa_cli.errors import UsageError
+from mafa_cli.load.plan import Shape
+
+
+def _project(value: str) -> str:
+    """The one check of --project, for every command (the rule itself is config.check_project)."""
+    try:
+        return check_project(value)
+    except UsageError as error:
+        raise typer.BadParameter(f"{error.message}\nhint: {error.hint}") from None
+
+
+Project = Annotated[
+    str,
+    typer.Option(
+        "--project",
+        "-p",
+        envvar="MAFA_PROJECT",
+        callback=_project,
+        help="Stack name (several can run at once): 1-50 of a-z, 0-9, '-', '_'.",
+    ),
+]
+_REPLICAS = f"0..{MAX_REPLICAS}"
+Senders = Annotated[int, typer.Option(help=f"Sender replicas ({_REPLICAS}).")]
+Receivers = Annotated[int, typer.Option(help=f"Receiver replicas ({_REPLICAS}).")]
+MaybeSenders = Annotated[
+    int | None, typer.Option("--senders", help=f"Sender replicas ({_REPLICAS}).")
+]
+MaybeReceivers = Annotated[
+    int | None, typer.Option("--receivers", help=f"Receiver replicas ({_REPLICAS}).")
+]
+Port = Annotated[int, typer.Option(envvar="MAFA_PORT", help="Balancer port (1..65535).")]
+Bind = Annotated[
+    str, typer.Option(envvar="MAFA_BIND", help="Address the balancer is published on.")
+]
+Images = Annotated[
+    ImageSet,
+    typer.Option(
+        envvar="MAFA_IMAGES",
+        help="official, offline (built from Debian packages), or auto: offline when built.",
+    ),
+]
+MaxDelay = Annotated[float, typer.Option(help="Receiver work: random 0..S seconds (0..3600).")]
+FailRate = Annotated[float, typer.Option(help="Chance a delivery attempt fails (0..1).")]
+Wait = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until healthy.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+# Durations are text ("90s", "2m", "500ms"), parsed by units.parse_duration in the command.
+DrainTimeout = Annotated[str, typer.Option(help="How long the queue may take to drain, e.g. 2m.")]
+LoadShape = Annotated[Shape | None, typer.Option(help="How the user count moves over --duration.")]
+Target = Annotated[ChaosTarget, typer.Option("--kill", help="The service whose replicas fail.")]
+Action = Annotated[
+    ChaosAction,
+    typer.Option("--action", help="kill (SIGKILL, then start) or restart (graceful)."),
+]
+ReportDir = Annotated[Path | None, typer.Option(help="Report directory.")]
