@@ -1,0 +1,61 @@
+"""StackClient's own logic on the fake engine: where each part answers, the management API's
+answers read, the project's secrets required; no network (the HTTP call is replaced)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mafa_cli.errors import NotFound
+from mafa_cli.stack.access import StackClient
+from mafa_cli.stack.compose_model import parse
+from mafa_cli.state import ProjectState
+from tests.unit.fakes import FakeEngine
+
+
+@pytest.fixture
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
+    monkeypatch.setenv("MAFA_STATE_DIR", str(tmp_path / "state"))
+    ProjectState("p").secrets_or_create()
+    engine = FakeEngine()
+    model = parse("services:\n  rabbitmq:\n    image: x\n", {}, base_dir=tmp_path)
+    engine.create("p", model.services["rabbitmq"], 1, "h", "n", {})
+    return engine
+
+
+def test_an_unknown_project_is_refused(engine: FakeEngine) -> None:
+    with pytest.raises(NotFound, match="no stack named 'ghost'"):
+        StackClient("ghost", engine)
+
+
+def test_parts_are_found_by_service_and_a_stopped_one_is_an_error(engine: FakeEngine) -> None:
+    with StackClient("p", engine) as client:
+        (rabbit,) = engine.replicas("p", "rabbitmq")
+        assert client.address("rabbitmq") == rabbit.ip
+        with pytest.raises(ConnectionError, match="redis is not running"):
+            client.address("redis")
+
+
+def test_management_api_answers(engine: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[str, Any]] = []
+    answers = {
+        "queues/%2F/messages": {"messages_ready": 3},
+        "queues/%2F/messages.dead/get": [
+            {"properties": {"message_id": "m1", "headers": {"x-death": [{"reason": "rejected"}]}}},
+            {"properties": {"message_id": "m2"}},
+        ],
+    }
+
+    def http_text(url: str, auth: tuple[str, str] | None = None, body: Any = None) -> str:
+        asked.append((url, auth))
+        return json.dumps(answers[url.split("/api/")[1]])
+
+    client = StackClient("p", engine)
+    monkeypatch.setattr(client, "http_text", http_text)
+    assert client.queue()["messages_ready"] == 3
+    assert client.dead_lettered() == {"m1": "rejected", "m2": "unknown"}
+    assert all(auth is not None and auth[0] == "mafa" for _, auth in asked)
+    client.close()

@@ -1,0 +1,75 @@
+"""The scheduler on the fake engine: a service starts as soon as its own dependencies are ready
+(not level by level), and a timeout names the late replica."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mafa_cli.errors import Unhealthy
+from mafa_cli.stack import scheduler
+from mafa_cli.stack.compose_model import ComposeModel, parse
+from tests.unit.fakes import FakeEngine
+
+HEALTH = "    healthcheck:\n      test: [CMD, 'true']\n"
+# slow <- after_slow ; fast <- after_fast (healthy) ; fast <- started_with_fast (started only)
+COMPOSE = (
+    "services:\n"
+    "  slow:\n    image: x\n" + HEALTH + "  fast:\n    image: x\n" + HEALTH + "  after_slow:\n"
+    "    image: x\n    depends_on:\n      slow:\n        condition: service_healthy\n"
+    "  after_fast:\n"
+    "    image: x\n    depends_on:\n      fast:\n        condition: service_healthy\n"
+    "  started_with_fast:\n"
+    "    image: x\n    depends_on:\n      fast:\n        condition: service_started\n"
+)
+
+
+class Quiet:
+    def step(self, message: str) -> None:
+        pass
+
+    def build_output(self, line: str) -> None:
+        pass
+
+
+@pytest.fixture
+def model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ComposeModel:
+    monkeypatch.setattr(scheduler, "POLL_S", 0.001)
+    return parse(COMPOSE, {}, base_dir=tmp_path)
+
+
+def tasks(engine: FakeEngine, model: ComposeModel) -> Callable[[str], list[scheduler.Task]]:
+    def tasks_for(name: str) -> list[scheduler.Task]:
+        service = model.services[name]
+        return [lambda: engine.create("p", service, 1, "h", "p_default", {})]
+
+    return tasks_for
+
+
+def test_a_slow_service_holds_back_only_its_dependents(model: ComposeModel) -> None:
+    engine = FakeEngine(slow={"slow": 50})
+    wanted = dict.fromkeys(model.services, 1)
+    scheduler.start_when_ready(engine, "p", model, wanted, tasks(engine, model), Quiet(), 30)
+    order = [name for call, name in engine.calls if call == "create"]
+    assert order.index("p-after_fast-1") < order.index("p-after_slow-1")
+    # service_started: launched with `fast`, before `fast` is healthy
+    assert order.index("p-started_with_fast-1") < order.index("p-after_fast-1")
+    assert all(r.ready for r in engine.replicas("p"))
+
+
+def test_service_started_waits_for_the_start_only(model: ComposeModel) -> None:
+    engine = FakeEngine(never_healthy={"fast", "slow"})
+    wanted = {"fast": 1, "started_with_fast": 1}
+    with pytest.raises(Unhealthy, match="p-fast-1 did not become healthy"):
+        scheduler.start_when_ready(engine, "p", model, wanted, tasks(engine, model), Quiet(), 0.1)
+    created = [name for call, name in engine.calls if call == "create"]
+    assert created == ["p-fast-1", "p-started_with_fast-1"]
+
+
+def test_a_service_with_no_replicas_that_never_starts_times_out(model: ComposeModel) -> None:
+    engine = FakeEngine()
+    wanted = {"fast": 1}
+    with pytest.raises(Unhealthy, match="fast did not start within"):
+        scheduler.start_when_ready(engine, "p", model, wanted, lambda name: [], Quiet(), 0.05)
