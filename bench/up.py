@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mafa_cli.stack.secrets import NAMES
+from mafa_cli.state import SECRET_NAMES as NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose" / "compose.yaml"
