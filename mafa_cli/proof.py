@@ -4,6 +4,7 @@ flow, then the same verdict)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import xml.etree.ElementTree as ET
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from mafa_cli import ledger
 from mafa_cli.config import ChaosAction, ChaosTarget, ImageSet, UpSettings
-from mafa_cli.errors import MafaError, UsageError
+from mafa_cli.errors import MafaError, NotFound, UsageError
 from mafa_cli.load.settings import default_host, new_run_id
 from mafa_cli.stack import operations
 from mafa_cli.stack.access import StackClient
@@ -162,7 +163,9 @@ def smoke(settings: SmokeSettings, reporter: Reporter) -> ProofResult:
     finally:
         if not settings.keep:
             reporter.step(f"removing stack {settings.project} (keep it with --keep)")
-            operations.down(settings.project, volumes=True, reporter=reporter)
+            # A first `up` that failed early left nothing to remove: not an error of its own.
+            with contextlib.suppress(NotFound):
+                operations.down(settings.project, volumes=True, reporter=reporter)
 
 
 @dataclass(frozen=True)

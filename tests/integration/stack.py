@@ -24,7 +24,8 @@ from typing import Any
 
 import psycopg
 import requests
-from mafa_cli.stack.secrets import NAMES
+
+from mafa_cli.state import SECRET_NAMES as NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose" / "compose.yaml"

@@ -231,7 +231,10 @@ def test_down_removes_only_its_project(state: Path, stack: ComposeStack, workdir
     assert not subprocess.run(
         volumes_cmd, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert mafa("down", "-p", project, state=state).returncode == 0, "down is idempotent"
+    # --volumes forgot the project whole (its state directory too): it is unknown now
+    again = mafa("down", "-p", project, state=state, check=False)
+    assert again.returncode == ExitStatus.NOT_FOUND, again.stderr
+    assert not (state / project).exists()
     assert {c["Id"] for c in stack.containers()} == other_before, "another project was touched"
 
     unknown = mafa("down", "-p", "neverheardof", state=state, check=False)
