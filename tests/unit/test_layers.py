@@ -13,6 +13,7 @@ library rule, and a failure names the file and the import.
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -151,3 +152,16 @@ def test_the_cli_imports_no_library_until_a_command_runs() -> None:
     ]
     heavy = {"mafa_cli.ui", "mafa_cli.stack", "mafa_cli.watch", "mafa_cli.proof", "mafa_cli.demo"}
     assert not [m for m in top_level if m and any(m.startswith(h) for h in heavy)]
+
+
+def test_the_cli_module_loads_no_heavy_library() -> None:
+    """What `mafa --help` pays for: typer, and none of docker, psycopg, redis, rich, matplotlib."""
+    code = (
+        "import sys, mafa_cli.cli; "
+        "print(' '.join(m for m in ('docker', 'psycopg', 'redis', 'rich', 'matplotlib', "
+        "'yaml', 'mafa_cli.ui', 'mafa_cli.stack.operations') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []
