@@ -3,6 +3,9 @@
 # guest (which then does not exist); clients may log in from other hosts than loopback.
 set -euo pipefail
 conf=/etc/rabbitmq/rabbitmq.conf
+# It holds the default user's password: readable by the broker's user only.
+umask 077
+rm -f "$conf"
 {
   echo "loopback_users = none"
   echo "listeners.tcp.default = 5672"

@@ -79,10 +79,64 @@ def parse_form_body(body: bytes) -> dict[str, list[str]]:
     return fields
 
 
+# Limits of the JSON a body may hold. A message is one string in a flat object: nothing real is
+# nested deeper or carries numbers longer than this, and refusing them up front keeps the
+# parser's recursion and int() conversion (quadratic, capped at 4,300 digits) out of reach.
+MAX_JSON_DEPTH = 16
+MAX_JSON_NUMBER_CHARS = 40
+# A string (with its escapes), or a bracket outside strings: what the depth scan looks at.
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in `body` (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for token in _JSON_TOKENS.finditer(body):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def _number(text: str) -> float | int:
+    if len(text) > MAX_JSON_NUMBER_CHARS:
+        raise InvalidInput(
+            422, f"a number in the body has {len(text)} characters; at most {MAX_JSON_NUMBER_CHARS}"
+        )
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _not_a_number(text: str) -> None:
+    raise InvalidInput(400, f"the body is not valid JSON: {text} is not a JSON value")
+
+
+def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    data: dict[str, object] = {}
+    for key, value in pairs:
+        if key in data:
+            raise InvalidInput(422, f"the key {key!r} appears twice in one object; send it once")
+        data[key] = value
+    return data
+
+
 def parse_json_body(body: bytes) -> dict[str, object]:
-    """A JSON object from the body; InvalidInput for anything else."""
+    """A JSON object from the body; InvalidInput for anything else, including what is valid JSON
+    but no honest client sends: nesting deeper than MAX_JSON_DEPTH, numbers longer than
+    MAX_JSON_NUMBER_CHARS, NaN/Infinity, a key twice in one object."""
+    depth = json_depth(body)
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidInput(400, f"the body nests {depth} levels deep; at most {MAX_JSON_DEPTH}")
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json.loads(
+            body.decode("utf-8"),
+            object_pairs_hook=_object_without_duplicates,
+            parse_int=_number,
+            parse_float=_number,
+            parse_constant=_not_a_number,
+        )
     except UnicodeDecodeError:
         raise InvalidInput(400, "the body is not valid UTF-8") from None
     except json.JSONDecodeError as exc:

@@ -8,6 +8,7 @@ take what they need from here.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -107,8 +108,15 @@ class _GuardedSessions(SessionInterface):
             return self.make_null_session(app)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if not self.is_null_session(session):
+        # The rule: the answer a route gave stands, whatever happens to the session afterwards.
+        # A message the broker confirmed is accepted; failing to store its session must not turn
+        # that into a 503 (a client would retry and make a second message).
+        if self.is_null_session(session):
+            return
+        try:
             self._inner.save_session(app, session, response)
+        except self._unavailable as exc:
+            log.warning("session not saved, answer kept: %r", exc)
 
     def regenerate(self, session: SessionMixin) -> None:
         self._inner.regenerate(session)  # type: ignore[attr-defined]
@@ -152,6 +160,19 @@ class _PrefetchingRedisSessions(RedisSessionInterface):  # type: ignore[misc]
         request.environ[_KEPT_ALIVE] = True
         decoded: dict[str, Any] = self.serializer.decode(data)
         return decoded
+
+
+def read_whole_body(environ: dict[str, Any], limit: int) -> None:
+    """Make a chunked body (no Content-Length) look like a sized one, refusing it with 413 when
+    it is over `limit`. Werkzeug would silently cut a chunked body at the limit and parse the
+    rest as if it were whole. Sized bodies over the limit get Werkzeug's own 413 unread."""
+    if environ.get("CONTENT_LENGTH") or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", ""):
+        return
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise InvalidInput(413, f"the body is over {limit} bytes")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
 
 
 def session_figures(read: Callable[[str], Figures]) -> Figures:
@@ -272,6 +293,7 @@ def create_app(
         # Cache the raw body before anything parses it, so form input can be decoded strictly
         # (messages.parse_form_body) after CSRF has read its token from the same bytes.
         if request.method == "POST":
+            read_whole_body(request.environ, app.config["MAX_CONTENT_LENGTH"])
             request.get_data(cache=True)
 
     inner = _PrefetchingRedisSessions(app, redis_client, open_session_data, SESSION_KEY_PREFIX)

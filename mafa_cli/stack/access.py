@@ -94,7 +94,8 @@ class StackClient:
         )
 
     def balancer_stats(self) -> str:
-        return self.http_text(f"http://{self.address('haproxy')}:8404/stats;csv")
+        auth = ("mafa_stats", self._secrets["MAFA_HAPROXY_STATS_PASSWORD"])
+        return self.http_text(f"http://{self.address('haproxy')}:8404/stats;csv", auth)
 
     def queue(self, name: str = WORK_QUEUE) -> dict[str, Any]:
         return dict(self.rabbit(f"queues/%2F/{name}"))

@@ -100,3 +100,35 @@ def test_envelope_round_trip() -> None:
 def test_unreadable_envelopes_raise_value_error(raw: bytes) -> None:
     with pytest.raises(ValueError):  # noqa: PT011  (every parse failure is a ValueError)
         Envelope.from_bytes(raw)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        (b"[" * 5000, 400, "nests 5000 levels"),
+        (b'{"a":' * 2500, 400, "nests 2500 levels"),
+        (b'{"message": "a", "x": ' + b"[" * 1100 + b"]" * 1100 + b"}", 400, "nests 1101"),
+        (b'{"message": "a", "n": ' + b"9" * 4400 + b"}", 422, "4400 characters"),
+        (b'{"message": "a", "n": -' + b"1" * 50 + b".5e3}", 422, "characters"),
+        (b'{"message": "a", "message": "b"}', 422, "'message' appears twice"),
+        (b'{"message": "a", "x": {"k": 1, "k": 2}}', 422, "'k' appears twice"),
+        (b'{"message": NaN}', 400, "NaN is not a JSON value"),
+        (b'{"message": Infinity}', 400, "Infinity"),
+    ],
+)
+def test_json_no_honest_client_sends_is_refused(body: bytes, status: int, reason: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_json_body(body)
+    assert caught.value.status == status
+    assert reason in caught.value.reason
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    text = "[" * 100 + '\\"{' * 50
+    body = ('{"message": "' + text + '"}').encode()
+    assert parse_json_body(body) == {"message": "[" * 100 + '"{' * 50}
+
+
+def test_json_within_the_limits_is_taken() -> None:
+    body = b'{"message": "a", "x": ' + b"[" * 15 + b"1.5e3" + b"]" * 15 + b', "n": 12345}'
+    assert parse_json_body(body)["n"] == 12345
