@@ -20,7 +20,9 @@ COUNTS_SQL = """
 SELECT count(*) FILTER (WHERE status = 'accepted')    AS accepted,
        count(*) FILTER (WHERE status = 'publishing')  AS publishing,
        count(*) FILTER (WHERE status = 'failed')      AS refused,
-       count(*) FILTER (WHERE status = 'unconfirmed') AS unconfirmed
+       count(*) FILTER (WHERE status = 'unconfirmed') AS unconfirmed,
+       (SELECT count(*) FROM sender.repeats r JOIN sender.messages k ON k.id = r.message_id
+        WHERE %(run)s::text IS NULL OR k.run_id = %(run)s) AS deduplicated
 FROM sender.messages WHERE (%(run)s::text IS NULL OR run_id = %(run)s)
 """
 # Accepted (or confirmed but not yet marked: 'publishing') and with no effect: candidates for
@@ -85,6 +87,9 @@ class LedgerReport:
     unrecorded_deliveries: int  # deliveries that left no record: a receiver killed mid-work
     duplicate_deliveries: int  # deliveries of a message whose effect already existed
     elsewhere: int  # attempts that followed an attempt on another node
+    # requests that repeated an Idempotency-Key (client retries): answered with the first
+    # request's message, never a second one
+    deduplicated: int = 0
 
     @property
     def conclusive(self) -> bool:
@@ -145,6 +150,7 @@ def compute(
         unrecorded_deliveries=int(attempts["unrecorded"]),
         duplicate_deliveries=int(attempts["duplicate_deliveries"]),
         elsewhere=int(attempts["elsewhere"]),
+        deduplicated=int(counts.get("deduplicated", 0)),
     )
 
 

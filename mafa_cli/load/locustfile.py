@@ -3,7 +3,9 @@
 A user opens the sender page (a session starts), sends messages through the JSON API and some
 through the HTML form with its CSRF token, looks at the results page now and then, and sometimes
 resets its session. Every message carries the run id (MAFA_RUN_ID), so the ledger can tell this
-run's messages from any other.
+run's messages from any other, and an idempotency key: an answer that says nothing about the
+message's fate (502, 503, a broken connection) is retried with the same key, which can never make
+a second message (the ledger counts those retries as deduplicated).
 
 Settings come from the environment (the runner sets them): MAFA_RUN_ID, MAFA_LOAD_WEIGHTS
 ("api=10,form=2,results=1,reset=1,page=0"), MAFA_LOAD_MESSAGE_BYTES, MAFA_LOAD_RATE (messages/s in
@@ -18,6 +20,8 @@ import os
 import random
 import re
 import string
+import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +39,10 @@ SHAPE = os.environ.get("MAFA_LOAD_SHAPE", "")
 DURATION_S = float(os.environ.get("MAFA_LOAD_DURATION", "60"))
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _counter = itertools.count(1)
+# Answers after which the message may or may not have been taken: tried again, same key.
+# 0 is how locust's FastHttpUser reports a connection that failed or broke.
+RETRY_STATUSES = frozenset({0, 502, 503})
+RETRY_DELAYS_S = (0.5, 1.0, 2.0)  # then the last answer stands
 
 
 def message_text() -> str:
@@ -43,29 +51,57 @@ def message_text() -> str:
     return head + "".join(random.choices(string.ascii_letters, k=pad))
 
 
+def post_message(user: StackUser, path: str, name: str, accepted: int, **request: Any) -> None:
+    """POST one message with a fresh idempotency key, retried with that key after an answer that
+    leaves its fate open. Those answers are recorded as failures under `name (retried)`, so they
+    stay visible; `name` gets the final answer."""
+    key = uuid.uuid4().hex
+    headers = {**request.pop("headers", {}), "Idempotency-Key": key}
+    if "data" in request:  # the HTML form carries its key as a field
+        request["data"] = {**request["data"], "idempotency_key": key}
+    for delay in (*RETRY_DELAYS_S, None):
+        with user.client.post(
+            path,
+            headers=headers,
+            name=name,
+            allow_redirects=False,
+            catch_response=True,
+            **request,
+        ) as response:
+            status = response.status_code
+            if status == accepted:
+                response.success()
+                return
+            if delay is not None and status in RETRY_STATUSES:
+                response.request_meta["name"] = f"{name} (retried)"
+                response.failure(f"answered {status}; retried with the same key")
+            else:
+                response.failure(f"answered {status}")
+                return
+        time.sleep(delay)
+
+
 def send_api(user: StackUser) -> None:
-    user.client.post(
+    post_message(
+        user,
         "/api/messages",
+        "/api/messages",
+        202,
         json={"message": message_text(), "run_id": RUN_ID},
-        name="/api/messages",
     )
 
 
 def send_form(user: StackUser) -> None:
     if not user.csrf_token:
         user.open_page()
-    with user.client.post(
+    post_message(
+        user,
         "/",
+        "/ (form)",
+        303,
         data={"message": message_text(), "csrf_token": user.csrf_token},
         headers={"X-Mafa-Run": RUN_ID},
-        name="/ (form)",
-        allow_redirects=False,
-        catch_response=True,
-    ) as response:
-        if response.status_code == 303:
-            response.success()
-        else:
-            response.failure(f"form answered {response.status_code}")
+    )
 
 
 def view_results(user: StackUser) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime
 from urllib.parse import parse_qsl
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # C0 controls and DEL, except tab, newline and carriage return. PostgreSQL text cannot hold NUL
 # at all, and the others only corrupt what the pages and terminals show.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -53,13 +54,25 @@ def clean_message(values: list[str], max_bytes: int) -> str:
     return text
 
 
-def clean_run_id(value: object) -> str | None:
-    """An optional load-run id (letters, digits, `_.:-`, at most 64), used to trace a run."""
+def _clean_token(value: object, pattern: re.Pattern[str], what: str, longest: int) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not RUN_ID_PATTERN.match(value):
-        raise InvalidInput(422, "run_id must be 1-64 characters of letters, digits and _.:-")
+    if not isinstance(value, str) or not pattern.match(value):
+        raise InvalidInput(
+            422, f"{what} must be 1-{longest} characters of letters, digits and _.:-"
+        )
     return value
+
+
+def clean_run_id(value: object) -> str | None:
+    """An optional load-run id (letters, digits, `_.:-`, at most 64), used to trace a run."""
+    return _clean_token(value, RUN_ID_PATTERN, "run_id", 64)
+
+
+def clean_idempotency_key(value: object) -> str | None:
+    """An optional idempotency key (letters, digits, `_.:-`, at most 128): requests that carry
+    the same key make one message, answered alike."""
+    return _clean_token(value, IDEMPOTENCY_KEY_PATTERN, "Idempotency-Key", 128)
 
 
 def parse_form_body(body: bytes) -> dict[str, list[str]]:

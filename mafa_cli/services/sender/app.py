@@ -20,6 +20,7 @@ from mafa_cli.services.db import Database, DatabaseUnavailable
 from mafa_cli.services.messages import (
     Envelope,
     InvalidInput,
+    clean_idempotency_key,
     clean_message,
     clean_run_id,
     parse_form_body,
@@ -61,6 +62,9 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+# The header that carries a client's idempotency key (the IETF draft's name).
+KEY_HEADER = "Idempotency-Key"
+
 # How old the page's shared part may get if a messages-version bump was lost (Redis failed
 # between a message's commit and its bump); otherwise it is exactly as fresh as the database.
 PAGE_MAX_AGE_S = 2.0
@@ -81,6 +85,7 @@ class Accepted:
     envelope: Envelope
     accepted_at: datetime
     session_messages: int | None
+    repeated: bool = False  # a request that repeated an idempotency key: the first's answer
 
 
 class Sender:
@@ -99,14 +104,41 @@ class Sender:
         self.sessions = sessions
         self._page: PageData | None = None  # replaced whole, so threads need no lock
 
-    def accept(self, text: str, run_id: str | None, sid: str, renewed: bool) -> Accepted:
+    def accept(
+        self, text: str, run_id: str | None, sid: str, renewed: bool, key: str | None = None
+    ) -> Accepted:
         """Accept a message from session `sid` (`renewed`: its lifetime was renewed already in
-        this request)."""
+        this request). With an idempotency `key` that names a message already, that message is
+        the answer: published again under its own id if the broker may not have it, never a
+        second message (the key is unique in PostgreSQL, so it holds when Redis is down and
+        across senders)."""
         node = self.settings.node_name
         envelope = Envelope(uuid4(), text, node, run_id, datetime.now(UTC))
-        self.store.begin(envelope, sid)
+        first = self.store.begin(envelope, sid, key)
+        if first is None:
+            accepted_at = self._publish(envelope)
+        else:
+            if first.body != text:
+                raise InvalidInput(
+                    422, "this Idempotency-Key was used for another message; use a new key"
+                )
+            first = self.store.repeat(first, request_id=envelope.id)
+            envelope = Envelope(first.id, first.body, node, first.run_id, envelope.sent_at)
+            if first.status == "accepted" and first.accepted_at is not None:
+                return Accepted(envelope, first.accepted_at, None, repeated=True)
+            accepted_at = self._publish(envelope)
+            return Accepted(envelope, accepted_at, None, repeated=True)
+        count: int | None = None
         try:
-            self.publisher.publish(str(envelope.id), envelope.to_bytes(), run_id)
+            count = self.sessions.count_message(sid, renew=not renewed)
+        except REDIS_ERRORS:
+            log.warning("message %s accepted; session count not updated", envelope.id)
+        return Accepted(envelope, accepted_at, count)
+
+    def _publish(self, envelope: Envelope) -> datetime:
+        """Publish a message whose row is 'publishing'; when this returns the broker has it."""
+        try:
+            self.publisher.publish(str(envelope.id), envelope.to_bytes(), envelope.run_id)
         except (BrokerUnavailable, PublishRefused) as exc:
             try:
                 self.store.mark_failed(envelope.id, uncertain=isinstance(exc, PublishUncertain))
@@ -114,19 +146,13 @@ class Sender:
                 log.warning("message %s not published and not marked failed", envelope.id)
             raise
         # From here on the broker holds the message: it will be processed, so the answer is
-        # "accepted" even if the bookkeeping below fails (the ledger reads a 'publishing' row
-        # whose message was processed as accepted).
-        accepted_at = datetime.now(UTC)
+        # "accepted" even if the bookkeeping below (or the session's, web.py) fails: the ledger
+        # reads a 'publishing' row whose message was processed as accepted.
         try:
-            accepted_at = self.store.mark_accepted(envelope.id, node)
+            return self.store.mark_accepted(envelope.id, self.settings.node_name)
         except DatabaseUnavailable:
             log.warning("message %s accepted; its row could not be marked", envelope.id)
-        count: int | None = None
-        try:
-            count = self.sessions.count_message(sid, renew=not renewed)
-        except REDIS_ERRORS:
-            log.warning("message %s accepted; session count not updated", envelope.id)
-        return Accepted(envelope, accepted_at, count)
+            return datetime.now(UTC)
 
     def page(self, messages_version: int) -> PageData:
         """The page's shared part, read from the database only when a message was accepted
@@ -178,9 +204,9 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
         }
         return stats, page
 
-    def accept(text: str, run_id: str | None) -> Accepted:
+    def accept(text: str, run_id: str | None, key: str | None) -> Accepted:
         _start_session()
-        accepted = sender.accept(text, run_id, session_id(), session_kept_alive())
+        accepted = sender.accept(text, run_id, session_id(), session_kept_alive(), key)
         if accepted.session_messages is not None:  # counted, and so renewed
             mark_session_kept_alive()
         return accepted
@@ -195,6 +221,9 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
             max_chars=settings.max_message_bytes,
             stats=stats,
             latest_table=latest_table(page),
+            # A fresh idempotency key per rendered form: submitting it twice (a double click, a
+            # resend after a timeout) makes one message.
+            form_key=uuid4().hex,
         )
         return Response(html, status=status, mimetype="text/html")
 
@@ -213,8 +242,15 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
             draft = (fields.get("message") or [""])[0][: settings.max_message_bytes]
             return render_home(exc.status, f"Not sent: {exc.reason}.", draft)
         run_id = clean_run_id(request.headers.get("X-Mafa-Run"))
-        accepted = accept(text, run_id)
-        flash(f"Message accepted by {settings.node_name} (id {accepted.envelope.id}).", "success")
+        keys = fields.get("idempotency_key", [])
+        if len(keys) > 1:
+            raise InvalidInput(422, "the field 'idempotency_key' was sent more than once")
+        accepted = accept(text, run_id, clean_idempotency_key(keys[0] if keys else None))
+        already = "already " if accepted.repeated else ""
+        flash(
+            f"Message {already}accepted by {settings.node_name} (id {accepted.envelope.id}).",
+            "success",
+        )
         # Post/Redirect/Get: a refresh of the page does not send the message again.
         return redirect(url_for("sender.home"), code=303)  # type: ignore[return-value]
 
@@ -249,7 +285,7 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
         raw = data.get("message")
         text = clean_message([] if raw is None else [raw], settings.max_message_bytes)  # type: ignore[list-item]
         run_id = clean_run_id(data.get("run_id") or request.headers.get("X-Mafa-Run"))
-        accepted = accept(text, run_id)
+        accepted = accept(text, run_id, clean_idempotency_key(request.headers.get(KEY_HEADER)))
         response = jsonify(
             {
                 "id": str(accepted.envelope.id),
@@ -257,7 +293,8 @@ def build_blueprints(sender: Sender) -> tuple[Blueprint, Blueprint]:
                 "node": settings.node_name,
                 "accepted_at": accepted.accepted_at.isoformat(),
                 "session_messages": accepted.session_messages,
-                "run_id": run_id,
+                "run_id": accepted.envelope.run_id,
+                "repeated": accepted.repeated,
             }
         )
         response.status_code = 202

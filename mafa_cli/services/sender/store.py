@@ -34,6 +34,17 @@ CREATE TABLE IF NOT EXISTS sender.messages (
 CREATE INDEX IF NOT EXISTS messages_accepted_recent
     ON sender.messages (seq DESC) WHERE status = 'accepted';
 CREATE INDEX IF NOT EXISTS messages_run ON sender.messages (run_id) WHERE run_id IS NOT NULL;
+-- Idempotency: a client's key names one message, whatever happens to Redis or the senders; a
+-- request that repeats a key is answered with that message (and recorded in `repeats`).
+ALTER TABLE sender.messages ADD COLUMN IF NOT EXISTS idempotency_key text;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_idempotency_key
+    ON sender.messages (idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sender.repeats (
+    request_id uuid PRIMARY KEY,
+    message_id uuid NOT NULL,
+    at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS repeats_message ON sender.repeats (message_id);
 CREATE TABLE IF NOT EXISTS sender.nodes (
     node             text PRIMARY KEY,
     host             text,
@@ -48,6 +59,17 @@ CREATE TABLE IF NOT EXISTS sender.nodes (
 class NodeStats:
     accepted: int
     last_accepted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class KeyedMessage:
+    """The message an idempotency key already names, as a repeated request finds it."""
+
+    id: UUID
+    body: str
+    run_id: str | None
+    status: str
+    accepted_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -67,16 +89,37 @@ class SenderStore(NodeStore):
 
     def __init__(self, db: Database) -> None:
         super().__init__(db)
-        self._begins: Batcher[tuple[Envelope, str | None], None] = Batcher(
-            self._begin_batch, name="sender-begin"
+        self._begins: Batcher[tuple[Envelope, str | None, str | None], KeyedMessage | None] = (
+            Batcher(self._begin_batch, name="sender-begin")
         )
         self._marks: Batcher[tuple[UUID, str], datetime | None] = Batcher(
             self._mark_batch, name="sender-mark"
         )
 
-    def begin(self, envelope: Envelope, session_id: str | None) -> None:
-        """The message's row, as 'publishing', committed when this returns."""
-        self._begins.submit((envelope, session_id))
+    def begin(
+        self, envelope: Envelope, session_id: str | None, key: str | None = None
+    ) -> KeyedMessage | None:
+        """The message's row, as 'publishing', committed when this returns; None. With an
+        idempotency `key` that a message has already: no row, that message instead."""
+        return self._begins.submit((envelope, session_id, key))
+
+    def repeat(self, message: KeyedMessage, request_id: UUID) -> KeyedMessage:
+        """Record request `request_id` as a repeat of `message`; a message the broker surely or
+        maybe does not have ('failed', 'unconfirmed') goes back to 'publishing', to be published
+        again under its own id (the receivers' effect is once per id, so never twice). Idempotent:
+        a retried statement records and changes nothing more."""
+        rows = self._db.execute(
+            "WITH repeat AS (INSERT INTO sender.repeats (request_id, message_id) VALUES (%s, %s)"
+            "  ON CONFLICT DO NOTHING)"
+            " UPDATE sender.messages SET status = CASE WHEN status IN ('failed', 'unconfirmed')"
+            "  THEN 'publishing' ELSE status END"
+            " WHERE id = %s RETURNING status, accepted_at",
+            (request_id, message.id, message.id),
+        )
+        row = rows[0]
+        return KeyedMessage(
+            message.id, message.body, message.run_id, row["status"], row["accepted_at"]
+        )
 
     def mark_accepted(self, message_id: UUID, node: str) -> datetime:
         """The row becomes 'accepted' and the node's counter counts it, committed together when
@@ -86,33 +129,53 @@ class SenderStore(NodeStore):
             raise LookupError(f"message {message_id} has no 'publishing' row: begin() not called")
         return accepted_at
 
-    def _begin_batch(self, items: list[tuple[Envelope, str | None]]) -> list[None]:
+    def _begin_batch(
+        self, items: list[tuple[Envelope, str | None, str | None]]
+    ) -> list[KeyedMessage | None]:
+        # A row whose key is taken is not inserted (ON CONFLICT: any unique index); it is
+        # looked up below. A retried statement inserts nothing and finds its own rows.
         self._db.execute(
-            "INSERT INTO sender.messages (id, body, node, session_id, run_id, status)"
-            " SELECT id, body, node, session_id, run_id, 'publishing'"
-            " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[])"
-            "   AS m(id, body, node, session_id, run_id)"
-            " ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO sender.messages"
+            " (id, body, node, session_id, run_id, status, idempotency_key)"
+            " SELECT id, body, node, session_id, run_id, 'publishing', idempotency_key"
+            " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
+            "   AS m(id, body, node, session_id, run_id, idempotency_key)"
+            " ON CONFLICT DO NOTHING",
             (
-                [e.id for e, _ in items],
-                [e.body for e, _ in items],
-                [e.sender for e, _ in items],
-                [sid for _, sid in items],
-                [e.run_id for e, _ in items],
+                [e.id for e, _, _ in items],
+                [e.body for e, _, _ in items],
+                [e.sender for e, _, _ in items],
+                [sid for _, sid, _ in items],
+                [e.run_id for e, _, _ in items],
+                [key for _, _, key in items],
             ),
         )
-        return [None] * len(items)
+        keys = [key for _, _, key in items if key is not None]
+        if not keys:
+            return [None] * len(items)
+        rows = self._db.execute(
+            "SELECT id, body, run_id, status, accepted_at, idempotency_key FROM sender.messages"
+            " WHERE idempotency_key = ANY(%s::text[])",
+            (keys,),
+        )
+        by_key = {row.pop("idempotency_key"): KeyedMessage(**row) for row in rows}
+        results: list[KeyedMessage | None] = []
+        for envelope, _, key in items:
+            found = by_key.get(key) if key is not None else None
+            results.append(None if found is None or found.id == envelope.id else found)
+        return results
 
     def _mark_batch(self, items: list[tuple[UUID, str]]) -> list[datetime | None]:
         marked: dict[UUID, datetime] = {}
         for node in {node for _, node in items}:  # one node per process, in practice
             ids = [message_id for message_id, n in items if n == node]
-            # Only 'publishing' rows change and the counter adds what changed: a retried
-            # statement counts nothing twice.
+            # Only rows not accepted yet change and the counter adds what changed: a retried
+            # statement counts nothing twice. (A keyed message may be 'failed' by a first
+            # request by the time its repeat's publish is confirmed: confirmed wins.)
             rows = self._db.execute(
                 "WITH marked AS ("
                 "  UPDATE sender.messages SET status = 'accepted', accepted_at = now()"
-                "  WHERE id = ANY(%s::uuid[]) AND status = 'publishing'"
+                "  WHERE id = ANY(%s::uuid[]) AND status <> 'accepted'"
                 "  RETURNING id, accepted_at),"
                 " counted AS ("
                 "  INSERT INTO sender.nodes AS n (node, accepted, last_accepted_at)"
