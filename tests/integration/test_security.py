@@ -150,8 +150,33 @@ VALUES = st.one_of(st.text(max_size=60), st.binary(max_size=60).map(lambda b: b.
 
 
 @st.composite
+def hostile_json(draw: Any) -> bytes:
+    """Valid or nearly valid JSON that no honest client sends: deep nesting (also inside an
+    extra field), numbers of thousands of digits, a key twice, NaN."""
+    depth = draw(st.integers(1, 3000))
+    opener, closer = draw(st.sampled_from([(b"[", b"]"), (b'{"a":', b"}")]))
+    nested = opener * depth + b"1" + closer * draw(st.integers(0, depth))
+    number = draw(st.sampled_from([b"", b"-"])) + b"9" * draw(st.integers(1, 6000))
+    return bytes(
+        draw(
+            st.sampled_from(
+                [
+                    nested,
+                    b'{"message": "a", "x": ' + nested + b"}",
+                    b'{"message": "a", "n": ' + number + b"}",
+                    b'{"message": ' + number + b"}",
+                    b'{"message": "a", "message": "b"}',
+                    b'{"message": "a", "x": {"k": 1, "k": 2}}',
+                    b'{"message": "a", "n": NaN}',
+                ]
+            )
+        )
+    )
+
+
+@st.composite
 def requests_to_send(draw: Any) -> dict[str, Any]:
-    kind = draw(st.sampled_from(["api-json", "api-bytes", "form", "form-bytes"]))
+    kind = draw(st.sampled_from(["api-json", "api-bytes", "api-hostile", "form", "form-bytes"]))
     headers = {
         "Content-Type": draw(
             st.sampled_from(
@@ -182,6 +207,9 @@ def requests_to_send(draw: Any) -> dict[str, Any]:
         )
         data = json.dumps(body).encode()
         path = "/api/messages"
+    elif kind == "api-hostile":
+        data = draw(hostile_json())
+        path = "/api/messages"
     elif kind == "form":
         pairs = draw(st.lists(st.tuples(FIELD_NAMES, VALUES), max_size=4))
         data = urlencode(pairs).encode()
@@ -189,7 +217,9 @@ def requests_to_send(draw: Any) -> dict[str, Any]:
     else:
         data = draw(st.binary(max_size=300))
         path = "/api/messages" if kind == "api-bytes" else "/"
-    return {"path": path, "data": data, "headers": headers}
+    # Chunked framing (no Content-Length) for some: the same limits must hold.
+    chunked = draw(st.booleans())
+    return {"path": path, "data": data, "headers": headers, "chunked": chunked}
 
 
 def test_fuzzed_input_never_gets_a_5xx_nor_stores_refused_messages(stack: ComposeStack) -> None:
@@ -204,9 +234,10 @@ def test_fuzzed_input_never_gets_a_5xx_nor_stores_refused_messages(stack: Compos
     )
     @given(requests_to_send())
     def one(request: dict[str, Any]) -> None:
+        data = request["data"]
         answer = requests.post(
             f"{stack.url}{request['path']}",
-            data=request["data"],
+            data=iter([data]) if request["chunked"] else data,
             headers=request["headers"],
             allow_redirects=False,
             timeout=10,
@@ -224,3 +255,59 @@ def test_fuzzed_input_never_gets_a_5xx_nor_stores_refused_messages(stack: Compos
     assert requests.get(f"{stack.url}/healthz", timeout=5).status_code == 200
     assert all(c["State"]["Running"] for c in stack.containers("sender"))
     assert all(c["RestartCount"] == 0 for c in stack.containers("sender"))
+
+
+def _raw_exchange(stack: ComposeStack, head: bytes, parts: list[bytes], pause_s: float) -> bytes:
+    """Send a request's head, then its body in `parts` with `pause_s` between them; the answer's
+    first bytes (or b"" when the connection was closed without one)."""
+    with socket.create_connection(("127.0.0.1", stack.port), timeout=30) as sock:
+        sock.sendall(head)
+        try:
+            for part in parts:
+                time.sleep(pause_s)
+                sock.sendall(part)
+        except OSError:
+            pass  # refused before the whole body arrived: the answer is what counts
+        try:
+            return sock.recv(200)
+        except OSError:
+            return b""
+
+
+def _chunks(body: bytes, size: int) -> list[bytes]:
+    framed = [b"%x\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size])
+              for i in range(0, len(body), size)]  # fmt: skip
+    return [*framed, b"0\r\n\r\n"]
+
+
+API_HEAD = b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "parts", "pause_s", "expected"),
+    [
+        # Over the limit, chunked: refused whole (it used to be cut and parsed).
+        ("4 MiB chunked", b"Transfer-Encoding: chunked\r\n\r\n",
+         _chunks(b'{"message": "' + b"a" * (4 << 20) + b'"}', 1 << 16), 0, b" 413 "),
+        ("20 KB chunked, message first", b"Transfer-Encoding: chunked\r\n\r\n",
+         _chunks(b'{"message": "first", "x": "' + b"a" * 20_000 + b'"}', 4096), 0, b" 413 "),
+        # Slow but honest: a body in three parts over 1.5 s is taken.
+        ("slow body", b"Content-Length: 20\r\n\r\n",
+         [b'{"message"', b': "slow', b' body"}'], 0.5, b" 202 "),
+        # A body that never arrives in full: HAProxy's request timeout, not a sender's thread.
+        ("short body", b"Content-Length: 100\r\n\r\n", [b'{"message": "never ends'], 0, b" 408 "),
+        ("slower than the timeout", b"Content-Length: 23\r\n\r\n",
+         [b'{"message"', b': "too', b' slow"'], 4, b" 408 "),
+    ],
+)  # fmt: skip
+def test_framing_and_slow_bodies(
+    stack: ComposeStack, name: str, head: bytes, parts: list[bytes], pause_s: float, expected: bytes
+) -> None:
+    before_rows, before_accepted = _counts(stack)
+    started = time.monotonic()
+    answer = _raw_exchange(stack, API_HEAD + head, parts, pause_s)
+    assert answer.startswith(b"HTTP/1.1" + expected), (name, answer)
+    assert time.monotonic() - started < 20
+    after_rows, after_accepted = _counts(stack)
+    stored = 1 if expected == b" 202 " else 0
+    assert (after_rows - before_rows, after_accepted - before_accepted) == (stored, stored)
