@@ -112,6 +112,49 @@ def test_each_service_role_is_kept_out_of_the_other_schema(
         psycopg.connect(host=stack.ip("postgres"), dbname="mafa", user=role, password="wrong")
 
 
+@pytest.mark.parametrize(
+    ("role", "password_key"),
+    [("mafa_receiver", "MAFA_RECEIVER_DB_PASSWORD"), ("mafa_sender", "MAFA_SENDER_DB_PASSWORD")],
+)
+@pytest.mark.parametrize("database", ["postgres", "template1"])
+def test_service_roles_reach_only_their_own_database(
+    stack: ComposeStack, role: str, password_key: str, database: str
+) -> None:
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(
+            host=stack.ip("postgres"),
+            dbname=database,
+            user=role,
+            password=stack.settings[password_key],
+            connect_timeout=5,
+        )
+
+
+def test_the_brokers_config_holding_its_password_is_private(stack: ComposeStack) -> None:
+    # The broker's config holds its default user's password (the offline image writes it; the
+    # official image keeps it in its environment only, where this finds nothing).
+    (rabbitmq,) = stack.containers("rabbitmq")
+    found = subprocess.run(
+        ["docker", "exec", rabbitmq["Id"], "find", "/etc/rabbitmq", "-type", "f", "-perm", "/044"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    password = stack.settings["MAFA_RABBITMQ_PASSWORD"]
+    readable_secrets = [
+        path
+        for path in found
+        if password
+        in subprocess.run(
+            ["docker", "exec", rabbitmq["Id"], "cat", path],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    ]
+    assert not readable_secrets
+
+
 def test_no_secret_is_in_the_app_image(stack: ComposeStack) -> None:
     secrets = [v.encode() for k, v in stack.settings.items() if "PASSWORD" in k or "KEY" in k]
     history = subprocess.run(
@@ -292,7 +335,7 @@ API_HEAD = b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application
         ("20 KB chunked, message first", b"Transfer-Encoding: chunked\r\n\r\n",
          _chunks(b'{"message": "first", "x": "' + b"a" * 20_000 + b'"}', 4096), 0, b" 413 "),
         # Slow but honest: a body in three parts over 1.5 s is taken.
-        ("slow body", b"Content-Length: 20\r\n\r\n",
+        ("slow body", b"Content-Length: 24\r\n\r\n",
          [b'{"message"', b': "slow', b' body"}'], 0.5, b" 202 "),
         # A body that never arrives in full: HAProxy's request timeout, not a sender's thread.
         ("short body", b"Content-Length: 100\r\n\r\n", [b'{"message": "never ends'], 0, b" 408 "),
