@@ -132,15 +132,16 @@ class SenderStore(NodeStore):
     def _begin_batch(
         self, items: list[tuple[Envelope, str | None, str | None]]
     ) -> list[KeyedMessage | None]:
-        # A row whose key is taken is not inserted (ON CONFLICT: any unique index); it is
-        # looked up below. A retried statement inserts nothing and finds its own rows.
-        self._db.execute(
+        # A row whose key is taken is not inserted (ON CONFLICT: any unique index); only those
+        # are looked up below, so a batch without a taken key costs one statement. A retried
+        # statement inserts nothing and finds its own rows by their keys.
+        inserted = self._db.execute(
             "INSERT INTO sender.messages"
             " (id, body, node, session_id, run_id, status, idempotency_key)"
             " SELECT id, body, node, session_id, run_id, 'publishing', idempotency_key"
             " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
             "   AS m(id, body, node, session_id, run_id, idempotency_key)"
-            " ON CONFLICT DO NOTHING",
+            " ON CONFLICT DO NOTHING RETURNING id",
             (
                 [e.id for e, _, _ in items],
                 [e.body for e, _, _ in items],
@@ -150,7 +151,8 @@ class SenderStore(NodeStore):
                 [key for _, _, key in items],
             ),
         )
-        keys = [key for _, _, key in items if key is not None]
+        inserted_ids = {row["id"] for row in inserted}
+        keys = [key for e, _, key in items if key is not None and e.id not in inserted_ids]
         if not keys:
             return [None] * len(items)
         rows = self._db.execute(
