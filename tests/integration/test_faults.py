@@ -240,6 +240,11 @@ def test_redis_stopped_and_postgres_killed_while_keyed_messages_flow(
     assert set(done) <= {o.message_id for o in answered}
     assert not unanswered, Counter(tuple(o.statuses) for o in unanswered)
 
+    print(  # the figures, for the record (pytest -s)
+        f"faults: {len(outcomes)} keys, {len(retried)} retried "
+        f"({sum(len(o.statuses) - 1 for o in outcomes)} retries), all answered 202, "
+        f"statuses seen {dict(Counter(s for o in outcomes for s in o.statuses))}"
+    )
     report = ledger(stack, run_id, tmp_path / "state")
     repeats = stack.query(
         "SELECT count(*) FROM sender.repeats r JOIN sender.messages m ON m.id = r.message_id"
@@ -316,6 +321,11 @@ def test_slow_clients_never_reach_a_sender(fault_stack: ComposeStack) -> None:
         sock.close()
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print(
+        f"slow clients: {len(latencies)} normal requests, p99 {p99 * 1000:.0f} ms, "
+        f"at most {busiest} at the senders, slow ones closed after "
+        f"{min(closed_after.values(), default=0):.1f}-{max(closed_after.values(), default=0):.1f} s"
+    )
     assert set(statuses) == {202}
     assert len(latencies) > 50
     assert p99 < NORMAL_P99_BOUND_S, f"p99 {p99:.2f}s"
@@ -346,6 +356,11 @@ def test_a_sigkilled_sender_costs_no_request_that_never_reached_it(
             worker.join(timeout=60)
     failed = [o for o in outcomes if o.statuses != [202]]
     after_kill = [o for o in outcomes if o.started > killed_at]
+    print(
+        f"sender killed: {len(outcomes)} requests, {len(failed)} failed "
+        f"({[o.statuses for o in failed]}), {len(after_kill)} after the kill, slowest of those "
+        f"{max((o.ended - o.started for o in after_kill), default=0) * 1000:.0f} ms"
+    )
     assert len(after_kill) > 50
     # Only requests in flight at the kill may fail: they had reached the dead sender.
     assert all(o.started < killed_at < o.ended for o in failed), failed
