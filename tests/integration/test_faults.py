@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import signal
@@ -59,6 +60,7 @@ class Outcome:
     ended: float = 0.0
     statuses: list[int] = field(default_factory=list)  # one per try; 0: no HTTP answer
     message_id: str | None = None  # from the 202
+    repeated_as: str | None = None  # the id a repeat of the key after its 202 was answered with
 
 
 def post(client: requests.Session, url: str, text: str, key: str, run_id: str) -> tuple[int, str]:
@@ -74,9 +76,16 @@ def post(client: requests.Session, url: str, text: str, key: str, run_id: str) -
     return answer.status_code, answer.text
 
 
-def send(client: requests.Session, url: str, run_id: str, retry_for_s: float = 0.0) -> Outcome:
+def send(
+    client: requests.Session,
+    url: str,
+    run_id: str,
+    retry_for_s: float = 0.0,
+    repeat_accepted: bool = False,
+) -> Outcome:
     """One message with a fresh key; tried again with that key for `retry_for_s` after answers
-    that leave its fate open."""
+    that leave its fate open; with `repeat_accepted`, sent once more after its 202 (a client
+    whose answer was lost on the way back)."""
     key = uuid.uuid4().hex
     outcome = Outcome(key, time.monotonic())
     deadline = outcome.started + retry_for_s
@@ -89,6 +98,9 @@ def send(client: requests.Session, url: str, run_id: str, retry_for_s: float = 0
             break
         time.sleep(0.5)
     outcome.ended = time.monotonic()
+    if repeat_accepted and outcome.message_id:
+        status, text = post(client, url, f"faults {key}", key, run_id)
+        outcome.repeated_as = json.loads(text)["id"] if status == 202 else f"answered {status}"
     return outcome
 
 
@@ -101,10 +113,14 @@ def load(
 
     def client_loop(keeps_cookie: bool) -> None:
         client = requests.Session()
-        while not stop.is_set():
+        for n in itertools.count():
+            if stop.is_set():
+                break
             if not keeps_cookie:
                 client.cookies.clear()
-            outcomes.append(send(client, stack.url, run_id, retry_for_s))
+            # With retries, every tenth message is also repeated after its 202.
+            repeat = retry_for_s > 0 and n % 10 == 0
+            outcomes.append(send(client, stack.url, run_id, retry_for_s, repeat))
             time.sleep(0.02)
 
     workers = [
@@ -239,9 +255,14 @@ def test_redis_stopped_and_postgres_killed_while_keyed_messages_flow(
         assert done[row_of_key.get(o.key, "")] == 0, o
     assert set(done) <= {o.message_id for o in answered}
     assert not unanswered, Counter(tuple(o.statuses) for o in unanswered)
+    # A key repeated after its 202 got the same message back (and made no second one, above).
+    repeated = [o for o in outcomes if o.repeated_as]
+    assert repeated
+    assert all(o.repeated_as == o.message_id for o in repeated), repeated
 
     print(  # the figures, for the record (pytest -s)
         f"faults: {len(outcomes)} keys, {len(retried)} retried "
+        f"({len([o for o in outcomes if o.repeated_as])} repeated after their 202) "
         f"({sum(len(o.statuses) - 1 for o in outcomes)} retries), all answered 202, "
         f"statuses seen {dict(Counter(s for o in outcomes for s in o.statuses))}"
     )
@@ -257,6 +278,7 @@ def test_redis_stopped_and_postgres_killed_while_keyed_messages_flow(
     assert report["accepted"] == len(answered)
     assert report["processed"] == len(done)
     assert report["deduplicated"] == repeats
+    assert repeats >= len(repeated)
 
 
 def stats_rows(stack: ComposeStack) -> list[dict[str, str]]:
