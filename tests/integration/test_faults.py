@@ -84,24 +84,32 @@ def send(
     repeat_accepted: bool = False,
 ) -> Outcome:
     """One message with a fresh key; tried again with that key for `retry_for_s` after answers
-    that leave its fate open; with `repeat_accepted`, sent once more after its 202 (a client
-    whose answer was lost on the way back)."""
+    that leave its fate open; with `repeat_accepted`, sent again after its 202 (a client whose
+    answer was lost on the way back), with the same retries."""
     key = uuid.uuid4().hex
     outcome = Outcome(key, time.monotonic())
-    deadline = outcome.started + retry_for_s
-    while True:
-        status, text = post(client, url, f"faults {key}", key, run_id)
-        outcome.statuses.append(status)
-        if status == 202:
-            outcome.message_id = json.loads(text)["id"]
-        if status not in RETRYABLE or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    outcome.statuses, outcome.message_id = _until_answered(client, url, key, run_id, retry_for_s)
     outcome.ended = time.monotonic()
     if repeat_accepted and outcome.message_id:
-        status, text = post(client, url, f"faults {key}", key, run_id)
-        outcome.repeated_as = json.loads(text)["id"] if status == 202 else f"answered {status}"
+        statuses, outcome.repeated_as = _until_answered(client, url, key, run_id, retry_for_s)
+        outcome.statuses += statuses
     return outcome
+
+
+def _until_answered(
+    client: requests.Session, url: str, key: str, run_id: str, retry_for_s: float
+) -> tuple[list[int], str | None]:
+    """Each try's status, and the message id of the 202 (None without one)."""
+    deadline = time.monotonic() + retry_for_s
+    statuses: list[int] = []
+    while True:
+        status, text = post(client, url, f"faults {key}", key, run_id)
+        statuses.append(status)
+        if status == 202:
+            return statuses, str(json.loads(text)["id"])
+        if status not in RETRYABLE or time.monotonic() > deadline:
+            return statuses, None
+        time.sleep(0.5)
 
 
 def load(
@@ -132,16 +140,23 @@ def load(
     return outcomes, workers
 
 
-def sigkill(container: dict[str, object]) -> None:
-    """SIGKILL the container's main process from the host: a crash, not a `docker stop`, so the
-    restart policy brings it back."""
-    pid = subprocess.run(
-        ["docker", "inspect", "-f", "{{.State.Pid}}", str(container["Id"])],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    os.kill(int(pid), signal.SIGKILL)
+def main_pid(container: dict[str, object]) -> int:
+    return int(
+        subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.Pid}}", str(container["Id"])],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+
+
+def sigkill(pid: int) -> float:
+    """SIGKILL a container's main process from the host: a crash, not a `docker stop`, so the
+    restart policy brings it back. The moment of the kill."""
+    killed_at = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    return killed_at
 
 
 def effects(stack: ComposeStack, run_id: str) -> Counter[str]:
@@ -223,7 +238,7 @@ def test_redis_stopped_and_postgres_killed_while_keyed_messages_flow(
         stack.compose("start", "redis")
         time.sleep(3)
         (postgres,) = stack.containers("postgres")
-        sigkill(postgres)
+        sigkill(main_pid(postgres))
         time.sleep(3)
         wait_for(stack.all_healthy, 120, "postgres to be back")
         time.sleep(3)
@@ -240,8 +255,8 @@ def test_redis_stopped_and_postgres_killed_while_keyed_messages_flow(
     row_of_key = {key: message_id for message_id, key, _ in rows}
     answered = [o for o in outcomes if o.message_id]
     unanswered = [o for o in outcomes if not o.message_id]
-    retried = [o for o in outcomes if len(o.statuses) > 1]
-    assert len(outcomes) > 100, "messages flowed during the faults"
+    retried = [o for o in outcomes if set(o.statuses) - {202}]
+    assert len(outcomes) > 50, "messages flowed during the faults"
     assert retried, "the faults made clients retry"
     # Every request answered 202 has exactly one effect: its message, named by its key.
     for o in answered:
@@ -263,7 +278,7 @@ def test_redis_stopped_and_postgres_killed_while_keyed_messages_flow(
     print(  # the figures, for the record (pytest -s)
         f"faults: {len(outcomes)} keys, {len(retried)} retried "
         f"({len([o for o in outcomes if o.repeated_as])} repeated after their 202) "
-        f"({sum(len(o.statuses) - 1 for o in outcomes)} retries), all answered 202, "
+        f"({sum(s != 202 for o in outcomes for s in o.statuses)} retries), all answered 202, "
         f"statuses seen {dict(Counter(s for o in outcomes for s in o.statuses))}"
     )
     report = ledger(stack, run_id, tmp_path / "state")
@@ -368,9 +383,8 @@ def test_a_sigkilled_sender_costs_no_request_that_never_reached_it(
     outcomes, workers = load(stack, run_id, threads=4, stop=stop, retry_for_s=0)
     try:
         time.sleep(4)
-        victim = stack.containers("sender")[0]
-        killed_at = time.monotonic()
-        sigkill(victim)
+        victim = main_pid(stack.containers("sender")[0])
+        killed_at = sigkill(victim)
         time.sleep(10)
     finally:
         stop.set()
@@ -383,7 +397,7 @@ def test_a_sigkilled_sender_costs_no_request_that_never_reached_it(
         f"({[o.statuses for o in failed]}), {len(after_kill)} after the kill, slowest of those "
         f"{max((o.ended - o.started for o in after_kill), default=0) * 1000:.0f} ms"
     )
-    assert len(after_kill) > 50
+    assert len(after_kill) > 20
     # Only requests in flight at the kill may fail: they had reached the dead sender.
     assert all(o.started < killed_at < o.ended for o in failed), failed
     assert len(failed) <= 4
