@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from mafa_cli import resources
 from mafa_cli.errors import UsageError
 
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
@@ -27,8 +28,8 @@ class ImageSet(StrEnum):
 
 
 def default_compose_file() -> Path:
-    """compose/compose.yaml of the checkout mafa runs from."""
-    return Path(__file__).resolve().parent.parent / "compose" / "compose.yaml"
+    """The compose.yaml mafa carries (package data when installed, compose/ in a checkout)."""
+    return resources.stack_dir() / "compose.yaml"
 
 
 def check_project(name: str) -> str:

@@ -149,12 +149,13 @@ def smoke(settings: SmokeSettings, reporter: Reporter) -> ProofResult:
     try:
         result = operations.up(up, reporter)
         run_id = new_run_id()
-        reporter.step(f"sending {settings.messages} messages through {result.url} ({run_id})")
-        counts = Traffic(result.url, run_id, threads=8, total=settings.messages).start().wait()
-        reporter.step(
-            f"{counts.accepted} accepted, {counts.refused} refused, {counts.errors} unanswered"
-        )
         with StackClient(settings.project) as client:
+            url = client.balancer_url(result.url)
+            reporter.step(f"sending {settings.messages} messages through {url} ({run_id})")
+            counts = Traffic(url, run_id, threads=8, total=settings.messages).start().wait()
+            reporter.step(
+                f"{counts.accepted} accepted, {counts.refused} refused, {counts.errors} unanswered"
+            )
             report = verdict(client, run_id, settings.timeout_s, reporter.build_output)
         proof = ProofResult(run_id, counts, report, time.monotonic() - started, [])
         if settings.junit is not None:
@@ -200,8 +201,9 @@ def chaos(
     """Messages at `rate` while the target is killed (SIGKILL, then started again, as a restart
     policy would) or restarted every `every_s`; then the drain and the verdict."""
     rng = rng or random.Random()
-    url = default_host(settings.project)  # says "no such stack" before anything starts
+    published = default_host(settings.project)  # says "no such stack" before anything starts
     client = StackClient(settings.project)
+    url = client.balancer_url(published)
     engine = client.backend
     state = ProjectState(settings.project)
     run_id = new_run_id()

@@ -8,9 +8,10 @@ is decided elsewhere (stack/plan.py, stack/operations.py). Implements engine.pro
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import docker
 import docker.errors
@@ -72,14 +73,25 @@ class DockerEngine:
         return None if value is None else str(value)
 
     def build(
-        self, service: Service, on_line: Callable[[str], None], labels: dict[str, str]
+        self,
+        service: Service,
+        on_line: Callable[[str], None],
+        labels: dict[str, str],
+        context: IO[bytes] | None = None,
     ) -> str:
+        """Builds the service's image; from `context` (a tar archive) when given, which is how a
+        remote engine gets files it cannot read itself, else from its context directory."""
         if service.build is None:
             raise MafaError(f"{service.name} has no build section")
         lines: list[str] = []
+        where: dict[str, Any] = (
+            {"path": service.build.context}
+            if context is None
+            else {"fileobj": context, "custom_context": True}
+        )
         try:
             stream = self._api.build(
-                path=service.build.context,
+                **where,
                 dockerfile=service.build.dockerfile,
                 buildargs=dict(service.build.args),
                 tag=service.image,
@@ -307,6 +319,24 @@ class DockerEngine:
             self._api.stop(container_id, timeout=int(grace_s))
         with contextlib.suppress(docker.errors.NotFound):
             self._api.remove_container(container_id, force=True, v=False)
+
+    def exec_socket(self, container_id: str, command: list[str]) -> socket.socket:
+        """Starts `command` in the container with its stdin and stdout on the returned socket (the
+        API's hijacked stream; stdout comes in the engine's multiplexed frames, no TTY)."""
+        try:
+            created = self._api.exec_create(
+                container_id, command, stdin=True, stdout=True, stderr=False, tty=False
+            )
+            stream = self._api.exec_start(created["Id"], socket=True)
+        except docker.errors.APIError as exc:
+            raise MafaError(
+                f"cannot exec in {container_id[:12]}: {exc.explanation or exc}"
+            ) from None
+        # docker-py hands back a SocketIO around the connection's socket (unix or tcp).
+        raw = getattr(stream, "_sock", stream)
+        if not isinstance(raw, socket.socket):
+            raise EngineError("this Docker connection gives no socket to relay through")
+        return raw
 
     def stats_stream(self, container_id: str) -> Iterator[dict[str, Any]]:
         """The engine's resource samples of a container, one a second, until it stops. (A

@@ -10,10 +10,11 @@ overlay networks). The unit tests run the orchestration on an in-memory fake
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from mafa_cli.stack.compose_model import Service
 
@@ -44,8 +45,15 @@ class Engine(Protocol):
     def image_label(self, reference: str, label: str) -> str | None: ...
 
     def build(
-        self, service: Service, on_line: Callable[[str], None], labels: dict[str, str]
-    ) -> str: ...
+        self,
+        service: Service,
+        on_line: Callable[[str], None],
+        labels: dict[str, str],
+        context: IO[bytes] | None = None,
+    ) -> str:
+        """Build the service's image, from `context` (a tar archive: what a remote engine needs)
+        or else its context directory."""
+        ...
 
     def pull(self, reference: str) -> str: ...
 
@@ -89,6 +97,15 @@ class Engine(Protocol):
 
     def stop_and_remove(self, replica_id: str, grace_s: float) -> None:
         """Ask it to stop, give it `grace_s` to finish, then remove it."""
+        ...
+
+    def exec_socket(self, replica_id: str, command: list[str]) -> socket.socket:
+        """Run `command` in the replica, its stdin and stdout on the socket returned (stdout in
+        Docker's multiplexed frames): how stack/access.py forwards ports through the API."""
+        ...
+
+    def runs_here(self) -> bool:
+        """Whether what the engine publishes on 127.0.0.1 is this host's loopback."""
         ...
 
     def stats_stream(self, replica_id: str) -> Iterator[dict[str, Any]]:

@@ -1,12 +1,18 @@
 """The CLI's own way into a running stack's parts (PostgreSQL as its superuser, RabbitMQ's
-management API, Redis), on the containers' addresses on the stack network, with the project's
-secrets. Used by `mafa watch`, `mafa ledger`, `mafa smoke` and `mafa chaos`.
+management API, Redis, HAProxy's stats), with the project's secrets. Used by `mafa watch`,
+`mafa ledger`, `mafa smoke` and `mafa chaos`.
+
+The CLI never routes to container addresses (Docker Desktop, rootless Docker and remote engines
+do not let it): each part is reached through a port forward over the engine's API (forward.py
+says how, and why that is safe). The balancer is reached where it is published when the engine
+runs on this host, else through a forward too.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import socket
 import urllib.request
 from types import TracebackType
 from typing import Any, Self
@@ -17,6 +23,7 @@ from mafa_cli.services.db import Database
 from mafa_cli.services.names import DEAD_LETTER_QUEUE, WORK_QUEUE
 from mafa_cli.services.sessions import SessionCounts, connect
 from mafa_cli.services.settings import conninfo
+from mafa_cli.stack.forward import Forward, relay_command
 from mafa_cli.state import ProjectState
 
 HTTP_TIMEOUT_S = 3.0
@@ -33,48 +40,55 @@ class StackClient:
                 hint="bring it up with `mafa up`, or choose it with --project",
             )
         self._secrets = known
-        self._addresses: dict[str, str] = {}
+        self._forwards: dict[tuple[str, int], Forward] = {}
         self._db: Database | None = None
-        self._db_host: str | None = None
         self._sessions: SessionCounts | None = None
-        self._redis_host: str | None = None
 
     def refresh(self) -> list[Replica]:
-        """The project's containers; also where each service answers now."""
-        containers = self.backend.replicas(self.project)
-        self._addresses = {c.service: c.ip for c in containers if c.ip and c.state == "running"}
-        return containers
+        """The project's containers."""
+        return self.backend.replicas(self.project)
 
-    def address(self, service: str) -> str:
-        if service not in self._addresses:
-            self.refresh()
-        address = self._addresses.get(service)
-        if not address:
+    def _relay(self, service: str, port: int) -> socket.socket:
+        running = [r for r in self.backend.replicas(self.project, service) if r.state == "running"]
+        if not running:
             raise ConnectionError(f"{service} is not running")
-        return address
+        return self.backend.exec_socket(running[0].id, relay_command(port))
+
+    def endpoint(self, service: str, port: int) -> tuple[str, int]:
+        """Where `port` of `service` answers from here: a loopback forward, opened once and kept
+        (it finds the service's container afresh for each connection, so restarts are fine)."""
+        key = (service, port)
+        if key not in self._forwards:
+            self._forwards[key] = Forward(lambda: self._relay(service, port))
+        return "127.0.0.1", self._forwards[key].port
 
     def database(self) -> Database:
-        host = self.address("postgres")
-        if self._db is None or host != self._db_host:
-            if self._db is not None:
-                self._db.close()
+        if self._db is None:
+            host, port = self.endpoint("postgres", 5432)
             password = self._secrets["MAFA_POSTGRES_PASSWORD"]
             self._db = Database(
-                conninfo(host, 5432, "mafa", "postgres", password, "mafa-cli"),
+                conninfo(host, port, "mafa", "postgres", password, "mafa-cli"),
                 max_size=2,
                 timeout_s=3.0,
             )
             self._db.open()
-            self._db_host = host
         return self._db
 
     def sessions(self) -> SessionCounts:
-        host = self.address("redis")
-        if self._sessions is None or host != self._redis_host:
-            client = connect(host, 6379, self._secrets["MAFA_REDIS_PASSWORD"])
+        if self._sessions is None:
+            host, port = self.endpoint("redis", 6379)
+            client = connect(host, port, self._secrets["MAFA_REDIS_PASSWORD"])
             self._sessions = SessionCounts(client, lifetime_s=60)
-            self._redis_host = host
         return self._sessions
+
+    def balancer_url(self, published: str) -> str:
+        """`published` (the balancer's published URL) when the engine runs on this host; else a
+        forward to the balancer through the API, as for the other parts. (Trying the published
+        port would not do: on this host it may be another stack's.)"""
+        if self.backend.runs_here():
+            return published
+        host, port = self.endpoint("haproxy", 8080)
+        return f"http://{host}:{port}"
 
     def http_text(self, url: str, auth: tuple[str, str] | None = None, body: Any = None) -> str:
         data = None if body is None else json.dumps(body).encode()
@@ -88,14 +102,16 @@ class StackClient:
             return str(answer.read().decode("utf-8"))
 
     def rabbit(self, path: str, body: Any = None) -> Any:
-        url = f"http://{self.address('rabbitmq')}:15672/api/{path}"
+        host, port = self.endpoint("rabbitmq", 15672)
+        url = f"http://{host}:{port}/api/{path}"
         return json.loads(
             self.http_text(url, ("mafa", self._secrets["MAFA_RABBITMQ_PASSWORD"]), body)
         )
 
     def balancer_stats(self) -> str:
+        host, port = self.endpoint("haproxy", 8404)
         auth = ("mafa_stats", self._secrets["MAFA_HAPROXY_STATS_PASSWORD"])
-        return self.http_text(f"http://{self.address('haproxy')}:8404/stats;csv", auth)
+        return self.http_text(f"http://{host}:{port}/stats;csv", auth)
 
     def queue(self, name: str = WORK_QUEUE) -> dict[str, Any]:
         return dict(self.rabbit(f"queues/%2F/{name}"))
@@ -129,3 +145,6 @@ class StackClient:
         if self._db is not None:
             self._db.close()
             self._db = None
+        for forward in self._forwards.values():
+            forward.close()
+        self._forwards.clear()

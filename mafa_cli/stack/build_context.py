@@ -4,14 +4,27 @@ that goes into the image changed (and not on every run, which costs seconds).
 The files are those the build would send: the context minus what `.dockerignore` leaves out.
 Supported `.dockerignore` forms: `name`, `dir/`, globs (`*`, `?`, `[..]`), `**/name`, and `!`
 exceptions, last match winning, as Docker applies them.
+
+`mafa up` sends every build as an archive made here (`context_archive`), never as a directory for
+the engine to read, so a remote engine builds the same images. The app image's context is
+assembled from the installed package (`app_context`), laid out as in a checkout, because an
+installed mafa has no checkout to point at.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tarfile
+import tempfile
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import IO
+
+from mafa_cli import resources
+
+# Archive path -> the file on disk that goes there.
+ContextFiles = dict[str, Path]
 
 
 def _rules(context: Path) -> list[tuple[bool, str]]:
@@ -66,11 +79,66 @@ def context_files(context: Path) -> list[str]:
     return sorted(found)
 
 
-def context_hash(context: Path, dockerfile: str, args: dict[str, str]) -> str:
+def directory_context(context: Path) -> ContextFiles:
+    return {rel: context / rel for rel in context_files(context)}
+
+
+def app_context() -> ContextFiles:
+    """The app image's context from the installed package, with the checkout's layout (what
+    compose/app.Dockerfile copies): the Dockerfile, the pinned requirements, the wheels, and
+    mafa_cli's __init__.py and services/ (nothing else of the CLI goes into the image)."""
+    package, stack = resources.package_dir(), resources.stack_dir()
+    files: ContextFiles = {
+        "compose/app.Dockerfile": stack / "app.Dockerfile",
+        "compose/requirements-services.txt": stack / "requirements-services.txt",
+        "mafa_cli/__init__.py": package / "__init__.py",
+    }
+    services = package / "services"
+    for path in sorted(services.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            files[f"mafa_cli/services/{path.relative_to(services).as_posix()}"] = path
+    wheels = resources.wheels_dir()
+    for path in sorted(wheels.iterdir()) if wheels.is_dir() else []:
+        if path.is_file() and not path.name.startswith("."):
+            files[f"compose/wheels/{path.name}"] = path
+    return files
+
+
+def is_package_root(context: Path) -> bool:
+    """True for the app image's context as compose.yaml names it (`..` from compose.yaml): the
+    checkout's root, or the installed package's directory."""
+    return context.resolve() == resources.stack_dir().resolve().parent
+
+
+def files_hash(files: ContextFiles, dockerfile: str, args: dict[str, str]) -> str:
     digest = hashlib.sha256()
     digest.update(repr(sorted(args.items())).encode())
-    digest.update((context / dockerfile).read_bytes())
-    for rel in context_files(context):
+    digest.update(dockerfile.encode() + b"\0")
+    for rel in sorted(files):
         digest.update(rel.encode() + b"\0")
-        digest.update((context / rel).read_bytes())
+        digest.update(files[rel].read_bytes())
     return digest.hexdigest()
+
+
+def context_hash(context: Path, dockerfile: str, args: dict[str, str]) -> str:
+    files = directory_context(context)
+    files.setdefault(dockerfile, context / dockerfile)  # counts even if .dockerignore hides it
+    return files_hash(files, dockerfile, args)
+
+
+def context_archive(files: ContextFiles) -> IO[bytes]:
+    """The build context as a tar file (rewound), the form the engine's build API takes."""
+    archive = tempfile.TemporaryFile()  # noqa: SIM115 (the caller reads it, then closes it)
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        # Every directory as its own entry: compose/wheels must exist even with no wheels in it.
+        directories = {p.as_posix() for rel in files for p in Path(rel).parents} - {"."}
+        if "compose/app.Dockerfile" in files:
+            directories.add("compose/wheels")
+        for directory in sorted(directories):
+            entry = tarfile.TarInfo(directory)
+            entry.type, entry.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(entry)
+        for rel in sorted(files):
+            tar.add(files[rel], arcname=rel, recursive=False)
+    archive.seek(0)
+    return archive

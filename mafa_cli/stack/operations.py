@@ -20,7 +20,7 @@ from pathlib import Path
 from mafa_cli.config import ImageSet, UpSettings, check_replicas
 from mafa_cli.engine.protocol import Engine, Replica, connect_engine
 from mafa_cli.errors import Conflict, MafaError, NotFound, UsageError
-from mafa_cli.stack.build_context import context_hash
+from mafa_cli.stack import build_context
 from mafa_cli.stack.compose_model import ComposeModel, Port, Service, load
 from mafa_cli.stack.plan import Existing, Plan, Wanted, compute
 from mafa_cli.stack.scheduler import Reporter, start_when_ready
@@ -65,7 +65,7 @@ def _model(engine: Engine, settings: UpSettings) -> ComposeModel:
     if settings.images == ImageSet.OFFLINE and not offline:
         raise MafaError(
             "the offline image set is not built on this host",
-            hint="build it with compose/offline/build-images.sh (scripts/setup-host does)",
+            hint="build it with `mafa images` (scripts/setup-host does)",
         )
     model = load(settings.compose_file, settings.interpolation_env(values, offline))
     if settings.rabbitmq_ui_port and "rabbitmq" in model.services:
@@ -90,13 +90,19 @@ def _images(
         existing = engine.image_id(service.image)
         if service.build is not None and build is not False:
             spec = service.build
-            wanted = context_hash(Path(spec.context), spec.dockerfile, dict(spec.args))
+            files = (
+                build_context.app_context()
+                if build_context.is_package_root(Path(spec.context))
+                else build_context.directory_context(Path(spec.context))
+            )
+            wanted = build_context.files_hash(files, spec.dockerfile, dict(spec.args))
             stale = engine.image_label(service.image, CONTEXT_LABEL) != wanted
             if build or existing is None or stale:
                 reporter.step(f"building {service.image}")
-                ids[service.image] = engine.build(
-                    service, reporter.build_output, {CONTEXT_LABEL: wanted}
-                )
+                with build_context.context_archive(files) as archive:
+                    ids[service.image] = engine.build(
+                        service, reporter.build_output, {CONTEXT_LABEL: wanted}, archive
+                    )
                 continue
         if existing is not None:
             ids[service.image] = existing

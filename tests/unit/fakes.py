@@ -13,15 +13,17 @@ HAProxy): its answers are plain data, and any source can be made to fail.
 from __future__ import annotations
 
 import itertools
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from mafa_cli.engine.protocol import Replica
 from mafa_cli.errors import MafaError, NotFound
 from mafa_cli.stack.compose_model import Service
+from mafa_cli.stack.forward import FRAME_HEADER
 
 
 @dataclass
@@ -54,6 +56,9 @@ class FakeEngine:
     fail_create: dict[str, Exception] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     logs_of: dict[str, list[str]] = field(default_factory=dict)  # replica name -> lines
+    # exec_socket: what a relay process answers (its stdout, framed), and where the engine runs.
+    exec_answer: bytes = b""
+    local: bool = True
     _records: dict[str, _Record] = field(default_factory=dict)
     _networks: set[str] = field(default_factory=set)
     _volumes: set[str] = field(default_factory=set)
@@ -67,7 +72,11 @@ class FakeEngine:
         return self.images.get(reference, {}).get(label)
 
     def build(
-        self, service: Service, on_line: Callable[[str], None], labels: dict[str, str]
+        self,
+        service: Service,
+        on_line: Callable[[str], None],
+        labels: dict[str, str],
+        context: IO[bytes] | None = None,
     ) -> str:
         self.calls.append(("build", service.image))
         on_line(f"Step 1/1 : FROM for {service.image}")
@@ -187,6 +196,17 @@ class FakeEngine:
     def stop(self, replica_id: str) -> None:
         """Not in the protocol: a test's way to have a replica exit by itself."""
         self._get(replica_id).state = "exited"
+
+    def exec_socket(self, replica_id: str, command: list[str]) -> socket.socket:
+        """One end of a socket pair; the other answers `exec_answer` in Docker's stdout frames."""
+        self.calls.append(("exec", self._get(replica_id).name))
+        ours, theirs = socket.socketpair()
+        with theirs:
+            theirs.sendall(FRAME_HEADER.pack(1, len(self.exec_answer)) + self.exec_answer)
+        return ours
+
+    def runs_here(self) -> bool:
+        return self.local
 
     def stats_stream(self, replica_id: str) -> Iterator[dict[str, Any]]:
         if replica_id not in self._records:

@@ -4,6 +4,7 @@ answers read, the project's secrets required; no network (the HTTP call is repla
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,33 @@ def test_an_unknown_project_is_refused(engine: FakeEngine) -> None:
         StackClient("ghost", engine)
 
 
-def test_parts_are_found_by_service_and_a_stopped_one_is_an_error(engine: FakeEngine) -> None:
+def fetch(host: str, port: int) -> bytes:
+    with socket.create_connection((host, port), timeout=5) as connection:
+        connection.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := connection.recv(4096):
+            received += chunk
+        return received
+
+
+def test_parts_are_reached_through_forwards_and_a_stopped_one_gives_nothing(
+    engine: FakeEngine,
+) -> None:
+    engine.exec_answer = b"from rabbitmq"
     with StackClient("p", engine) as client:
-        (rabbit,) = engine.replicas("p", "rabbitmq")
-        assert client.address("rabbitmq") == rabbit.ip
-        with pytest.raises(ConnectionError, match="redis is not running"):
-            client.address("redis")
+        host, port = client.endpoint("rabbitmq", 15672)
+        assert host == "127.0.0.1"
+        assert client.endpoint("rabbitmq", 15672) == (host, port), "one forward, kept"
+        assert fetch(host, port) == b"from rabbitmq"
+        assert ("exec", "p-rabbitmq-1") in engine.calls
+        assert fetch(*client.endpoint("redis", 6379)) == b"", "redis is not running"
+
+
+def test_the_balancer_is_forwarded_only_when_the_engine_is_elsewhere(engine: FakeEngine) -> None:
+    with StackClient("p", engine) as client:
+        assert client.balancer_url("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
+        engine.local = False
+        assert client.balancer_url("http://127.0.0.1:8080") != "http://127.0.0.1:8080"
 
 
 def test_management_api_answers(engine: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:

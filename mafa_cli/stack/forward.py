@@ -1,0 +1,110 @@
+"""Port forwarding through the Docker API: how the CLI reaches a stack's PostgreSQL, Redis,
+RabbitMQ API and HAProxy stats on any engine, without routing to container addresses.
+
+A `Forward` listens on 127.0.0.1 (a port the kernel picks) inside the CLI process. Each connection
+it accepts is relayed to a port inside a container by a process started there with `exec`
+(`bash` opens the port with /dev/tcp; its stdin and stdout travel over the API's hijacked stream).
+So it works wherever the API works: a local engine, Docker Desktop, rootless Docker, a remote
+engine over tcp or ssh, an engine inside a container.
+
+Why this is safe: nothing new is published on the engine's host (the services keep no ports
+outside their network); the listener is on loopback only, lives only as long as the CLI command,
+and leads to services that still ask for the project's generated credentials; and opening it needs
+the Docker API, which is root-equivalent already.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+from collections.abc import Callable
+
+CHUNK = 65536
+# stdout arrives in the engine's frames (no TTY): 1 byte stream, 3 zero, 4 bytes big-endian size.
+FRAME_HEADER = struct.Struct(">BxxxL")
+
+
+def relay_command(port: int) -> list[str]:
+    """The process that carries one connection inside the container: connect to the port, copy
+    stdin to it and it to stdout, and end as soon as either side ends."""
+    script = (
+        f"exec 3<>/dev/tcp/127.0.0.1/{int(port)} || exit 1; exec 4<&0; "
+        "cat <&3 & cat <&4 >&3 & wait -n; kill $(jobs -p) 2>/dev/null; exit 0"
+    )
+    return ["bash", "-c", script]
+
+
+def read_exact(stream: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = stream.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def copy_frames(stream: socket.socket, client: socket.socket) -> None:
+    """The container's stdout, unframed, to the client, until the process ends."""
+    while True:
+        header = read_exact(stream, FRAME_HEADER.size)
+        if header is None:
+            return
+        _kind, size = FRAME_HEADER.unpack(header)
+        payload = read_exact(stream, size)
+        if payload is None:
+            return
+        client.sendall(payload)
+
+
+def copy_raw(client: socket.socket, stream: socket.socket) -> None:
+    while chunk := client.recv(CHUNK):
+        stream.sendall(chunk)
+
+
+class Forward:
+    """127.0.0.1:<port> here -> a port in a container; `open_stream` starts one relay process and
+    returns its socket (called per connection, so a restarted container is found afresh)."""
+
+    def __init__(self, open_stream: Callable[[], socket.socket]) -> None:
+        self._open_stream = open_stream
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True, name=f"forward-{self.port}").start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            stream = self._open_stream()
+        except Exception:  # the client sees a closed connection; its own error says which
+            client.close()
+            return
+
+        def upstream() -> None:
+            with contextlib.suppress(OSError):
+                copy_raw(client, stream)
+                # The client is done sending: end the relay's stdin, so it ends once answered.
+                stream.shutdown(socket.SHUT_WR)
+
+        threading.Thread(target=upstream, daemon=True).start()
+        with contextlib.suppress(OSError):
+            copy_frames(stream, client)
+        for end in (client, stream):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._listener.close()
