@@ -48,13 +48,27 @@ class DockerEngine:
         self._api = client.api
 
     @classmethod
-    def connect(cls) -> DockerEngine:
+    def connect(cls, base_url: str | None = None) -> DockerEngine:
+        """The engine DOCKER_HOST names (or the local socket); `base_url` names another."""
         try:
-            client = docker.from_env(timeout=120)
+            client = (
+                docker.from_env(timeout=120)
+                if base_url is None
+                else docker.DockerClient(base_url=base_url, timeout=120)
+            )
             client.ping()
         except (docker.errors.DockerException, OSError) as exc:
             raise _engine_error(exc) from None
         return cls(client)
+
+    def runs_here(self) -> bool:
+        """Whether the engine runs on this host (its name is our host name), so what it
+        publishes on 127.0.0.1 is this host's loopback. Not for Docker Desktop, a remote engine
+        or an engine in a container."""
+        try:
+            return str(self._client.info().get("Name", "")) == socket.gethostname()
+        except docker.errors.APIError:
+            return False
 
     # images ---------------------------------------------------------------------------------
 
@@ -83,18 +97,41 @@ class DockerEngine:
         remote engine gets files it cannot read itself, else from its context directory."""
         if service.build is None:
             raise MafaError(f"{service.name} has no build section")
+        return self.build_image(
+            service.image,
+            service.build.dockerfile,
+            dict(service.build.args),
+            labels,
+            on_line,
+            context=context,
+            directory=service.build.context,
+            what=f"{service.image} for {service.name}",
+        )
+
+    def build_image(
+        self,
+        tag: str,
+        dockerfile: str,
+        args: dict[str, str],
+        labels: dict[str, str],
+        on_line: Callable[[str], None],
+        *,
+        context: IO[bytes] | None = None,
+        directory: str | None = None,
+        what: str = "",
+    ) -> str:
+        """Builds `tag` from a tar archive (`context`) or a directory the engine can read."""
+        what = what or tag
         lines: list[str] = []
         where: dict[str, Any] = (
-            {"path": service.build.context}
-            if context is None
-            else {"fileobj": context, "custom_context": True}
+            {"path": directory} if context is None else {"fileobj": context, "custom_context": True}
         )
         try:
             stream = self._api.build(
                 **where,
-                dockerfile=service.build.dockerfile,
-                buildargs=dict(service.build.args),
-                tag=service.image,
+                dockerfile=dockerfile,
+                buildargs=args,
+                tag=tag,
                 rm=True,
                 forcerm=True,
                 decode=True,
@@ -104,7 +141,7 @@ class DockerEngine:
                 if "error" in chunk:
                     lines.append(str(chunk["error"]).rstrip())
                     raise BuildFailed(
-                        f"building {service.image} for {service.name} failed",
+                        f"building {what} failed",
                         hint="fix the Dockerfile or its inputs, then run `mafa up` again",
                         details="\n".join(lines[-15:]),
                     )
@@ -114,13 +151,79 @@ class DockerEngine:
                     on_line(text)
         except docker.errors.APIError as exc:
             raise BuildFailed(
-                f"building {service.image} failed: {exc.explanation or exc}",
+                f"building {tag} failed: {exc.explanation or exc}",
                 details="\n".join(lines[-15:]),
             ) from None
-        image = self.image_id(service.image)
+        image = self.image_id(tag)
         if image is None:
-            raise BuildFailed(f"the build of {service.image} produced no image")
+            raise BuildFailed(f"the build of {tag} produced no image")
         return image
+
+    def save_images(self, references: list[str]) -> Iterator[bytes]:
+        """One archive of several images (`docker save a b c`: shared layers sent once)."""
+        # docker-py's get_image takes one name; the API takes many (its private helpers build
+        # the request the same way get_image does).
+        response = self._api._get(
+            self._api._url("/images/get"), params={"names": references}, stream=True
+        )
+        self._api._raise_for_status(response)
+        yield from response.iter_content(chunk_size=1 << 20)
+
+    def load_images(self, archive: Iterator[bytes]) -> None:
+        """`docker load` of an archive from save_images (possibly another engine's)."""
+        try:
+            for status in self._api.load_image(archive):
+                if "error" in status:
+                    raise MafaError(f"loading images failed: {status['error']}")
+        except docker.errors.APIError as exc:
+            raise MafaError(f"loading images failed: {exc.explanation or exc}") from None
+
+    def run_engine_container(
+        self,
+        name: str,
+        image: str,
+        socket_dir: str,
+        data_volume: str,
+        labels: dict[str, str],
+        network: str | None = None,
+    ) -> str:
+        """A container running a Docker engine, with the flags that work without --privileged
+        (docs: ../shared/docker-here.md): every capability but SYS_RESOURCE, no seccomp or
+        AppArmor profile, its own cgroup namespace, /var/lib/docker on a volume, and the host
+        directory `socket_dir` at /run/engine (where it puts its socket)."""
+        host_config = self._api.create_host_config(
+            cap_add=["ALL"],
+            cap_drop=["SYS_RESOURCE"],
+            security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+            cgroupns="private",
+            mounts=[
+                DockerMount(target="/var/lib/docker", source=data_volume, type="volume"),
+                DockerMount(target="/run/engine", source=socket_dir, type="bind"),
+            ],
+            network_mode=network,
+        )
+        # `--security-opt systempaths=unconfined`, which the CLI translates into these two
+        # (docker-py has no parameter for them): /proc and /sys paths unmasked and writable.
+        host_config["MaskedPaths"] = []
+        host_config["ReadonlyPaths"] = []
+        try:
+            created = self._api.create_container(
+                image=image, name=name, hostname=name, labels=labels, host_config=host_config
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise Conflict(
+                    f"a container named {name} already exists",
+                    hint="stop that engine first, or choose another name",
+                ) from None
+            raise MafaError(f"cannot create {name}: {exc.explanation or exc}") from None
+        container_id = str(created["Id"])
+        self.start(container_id, name)
+        return container_id
+
+    def remove_container(self, name: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self._api.remove_container(name, force=True, v=False)
 
     def pull(self, reference: str) -> str:
         try:

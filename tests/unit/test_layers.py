@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mafa_cli",  # the package itself: __version__
             "mafa_cli.config",
             "mafa_cli.errors",
+            "mafa_cli.resources",  # where the package's stack definition is
             "mafa_cli.state",
             "mafa_cli.status",
             "mafa_cli.units",
@@ -49,6 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mafa_cli.ledger",
             "mafa_cli.traffic",
             "mafa_cli.ui",
+            "mafa_cli.engine_lab",  # an engine in a container, for tests and trying things
         ),
     ),
     ("commands", ("mafa_cli.proof", "mafa_cli.demo", "mafa_cli.options")),
