@@ -566,3 +566,18 @@ def down(
 
 def main() -> None:
     app()
+
+
+@app.command()
+def images() -> None:
+    """Build the offline image set (from Debian packages) and the app image's wheels.
+
+    For hosts with no registry; needs root, debootstrap and a Debian mirror. Safe to run again.
+    Then: mafa up --images offline
+    """
+    from mafa_cli.stack.images import build_offline_images
+
+    out = ui.console()
+    reporter = ui.RichReporter(out)
+    wheels = run(lambda: build_offline_images(reporter.build_output))
+    out.print(f"offline image set built; the app image's wheels are in {wheels}")

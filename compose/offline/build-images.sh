@@ -5,7 +5,9 @@
 # (see compose/offline/README.md). Idempotent: the base rootfs is rebuilt only when the package
 # list changes, the service layers are cached by the Docker builder.
 #
-# Usage: compose/offline/build-images.sh            (env: MAFA_DEBIAN_MIRROR, MAFA_OFFLINE_NS)
+# Usage: `mafa images` runs it from the installed package (or, in a checkout,
+#   compose/offline/build-images.sh)   env: MAFA_DEBIAN_MIRROR, MAFA_OFFLINE_NS, MAFA_WHEELS_DIR
+#   (where the wheels go; default: the checkout's compose/wheels), MAFA_PYTHON (whose pip)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,7 +60,8 @@ log "done: $(docker images --format '{{.Repository}}:{{.Tag}}' "$ns/*" | tr '\n'
 
 # Python wheels for the app image, so it builds with `PIP_ARGS=--no-index` (no package index
 # reachable from inside a build). pip skips files it already has.
-repo=$(cd "$here/../.." && pwd)
-log "downloading wheels into compose/wheels"
-python3 -m pip download --disable-pip-version-check -q \
-  -r "$repo/compose/requirements-services.txt" -d "$repo/compose/wheels"
+wheels=${MAFA_WHEELS_DIR:-$here/../wheels}
+mkdir -p "$wheels"
+log "downloading wheels into $wheels"
+"${MAFA_PYTHON:-python3}" -m pip download --disable-pip-version-check -q \
+  -r "$here/../requirements-services.txt" -d "$wheels"

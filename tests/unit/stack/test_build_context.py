@@ -1,9 +1,20 @@
 """Which files go into an image, and when its hash changes."""
 
+import tarfile
 from pathlib import Path
 
+import pytest
+
 from mafa_cli.config import default_compose_file
-from mafa_cli.stack.build_context import context_files, context_hash, is_ignored
+from mafa_cli.stack.build_context import (
+    app_context,
+    context_archive,
+    context_files,
+    context_hash,
+    files_hash,
+    is_ignored,
+    is_package_root,
+)
 
 RULES = [(False, "*"), (True, "app"), (True, "conf/keep.txt"), (False, "**/__pycache__")]
 
@@ -41,3 +52,38 @@ def test_hash_follows_content_args_and_dockerfile(tmp_path: Path) -> None:
     assert second != first
     (tmp_path / "Dockerfile").write_text("FROM y\n")
     assert context_hash(tmp_path, "Dockerfile", {"A": "1"}) != second
+
+
+def test_the_app_context_is_assembled_from_the_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MAFA_WHEELS_DIR", str(tmp_path))
+    (tmp_path / "flask-3.0-py3-none-any.whl").write_bytes(b"wheel")
+    files = app_context()
+    assert "compose/app.Dockerfile" in files
+    assert "mafa_cli/services/sender/app.py" in files
+    assert "compose/wheels/flask-3.0-py3-none-any.whl" in files
+    assert not [f for f in files if f.startswith(("mafa_cli/stack/", "mafa_cli/cli"))]
+    assert not [f for f in files if "__pycache__" in f]
+    first = files_hash(files, "compose/app.Dockerfile", {})
+    (tmp_path / "flask-3.0-py3-none-any.whl").write_bytes(b"another wheel")
+    assert files_hash(app_context(), "compose/app.Dockerfile", {}) != first
+
+
+def test_the_archive_holds_the_files_and_an_empty_wheels_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MAFA_WHEELS_DIR", str(tmp_path / "none-yet"))
+    files = app_context()
+    with context_archive(files) as archive, tarfile.open(fileobj=archive) as tar:
+        names = set(tar.getnames())
+        assert tar.getmember("compose/wheels").isdir()
+        sent = tar.extractfile("mafa_cli/services/sender/app.py")
+        assert sent is not None
+        assert sent.read() == files["mafa_cli/services/sender/app.py"].read_bytes()
+    assert set(files) <= names
+
+
+def test_compose_files_build_context_is_recognised_as_the_package_root() -> None:
+    assert is_package_root(default_compose_file().parent / "..")
+    assert not is_package_root(default_compose_file().parent / "haproxy")

@@ -1,0 +1,100 @@
+"""The port forward's two halves: the relay process (real bash against a real local socket) and
+the listener that unframes the engine's stream (against a fake engine stream: a socketpair)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+
+from mafa_cli.stack.forward import FRAME_HEADER, Forward, relay_command
+
+
+def echo_server() -> tuple[socket.socket, int]:
+    """A one-connection TCP server on loopback that answers each chunk in capitals."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection:
+            while data := connection.recv(4096):
+                connection.sendall(data.upper())
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, int(server.getsockname()[1])
+
+
+def test_relay_command_carries_a_connection_and_ends_with_its_input() -> None:
+    server, port = echo_server()
+    with server:
+        relay = subprocess.run(
+            relay_command(port), input=b"hello", capture_output=True, timeout=10, check=False
+        )
+    assert relay.returncode == 0
+    assert relay.stdout == b"HELLO"
+
+
+def test_relay_command_fails_when_nothing_listens() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    relay = subprocess.run(relay_command(port), capture_output=True, timeout=10, check=False)
+    assert relay.returncode != 0
+
+
+class FakeEngineStream:
+    """Stands in for the Docker API's hijacked exec stream (no engine in unit tests): it reads
+    the raw bytes the client sends and answers in the engine's stdout frames, split in two."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+
+    def open(self) -> socket.socket:
+        ours, engine = socket.socketpair()
+        self.opened += 1
+
+        def engine_side() -> None:
+            with engine:
+                while data := engine.recv(4096):
+                    answer = data.upper()
+                    for part in (answer[:2], answer[2:]):
+                        engine.sendall(FRAME_HEADER.pack(1, len(part)) + part)
+
+        threading.Thread(target=engine_side, daemon=True).start()
+        return ours
+
+
+def test_forward_relays_each_connection_through_its_own_stream() -> None:
+    engine = FakeEngineStream()
+    forward = Forward(engine.open)
+    try:
+        for word in (b"first", b"second"):
+            with socket.create_connection(("127.0.0.1", forward.port), timeout=5) as client:
+                client.sendall(word)
+                client.shutdown(socket.SHUT_WR)
+                received = b""
+                while chunk := client.recv(4096):
+                    received += chunk
+            assert received == word.upper()
+        assert engine.opened == 2
+    finally:
+        forward.close()
+
+
+def test_forward_listens_on_loopback_only() -> None:
+    forward = Forward(FakeEngineStream().open)
+    try:
+        assert forward._listener.getsockname()[0] == "127.0.0.1"
+    finally:
+        forward.close()
+
+
+def test_a_failing_stream_closes_the_client_connection() -> None:
+    def broken() -> socket.socket:
+        raise ConnectionError("service is not running")
+
+    forward = Forward(broken)
+    try:
+        with socket.create_connection(("127.0.0.1", forward.port), timeout=5) as client:
+            assert client.recv(10) == b""
+    finally:
+        forward.close()
