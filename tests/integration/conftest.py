@@ -5,11 +5,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from mafa_cli import engine_lab
+from mafa_cli.engine_lab import EngineLab
 from tests.integration.stack import ComposeStack
 
 
@@ -63,3 +65,30 @@ def failing_stack(workdir: Path) -> Iterator[ComposeStack]:
 def recovering_stack(workdir: Path) -> Iterator[ComposeStack]:
     """1 sender, 1 receiver, instant work that never fails: the dependencies get restarted."""
     yield from _stack(workdir, 1, 1, MAFA_MAX_DELAY="0", MAFA_FAIL_RATE="0")
+
+
+@pytest.fixture(scope="session")
+def make_engine() -> Iterator[Callable[..., EngineLab]]:
+    """Makes Docker engines in containers (mafa_cli/engine_lab.py): engines the CLI cannot route
+    into, like Docker Desktop's or a remote host's. `make_engine(images=..., network=...)`;
+    each is removed, with its data, at the end of the session."""
+    made: list[str] = []
+
+    def make(
+        images: Sequence[str] = engine_lab.OFFLINE_IMAGES, network: str | None = None
+    ) -> EngineLab:
+        name = f"t{uuid.uuid4().hex[:8]}"
+        made.append(name)
+        return engine_lab.start(name, images, network=network)
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            engine_lab.stop(name)
+
+
+@pytest.fixture(scope="session")
+def engine_in_container(make_engine: Callable[..., EngineLab]) -> EngineLab:
+    """One such engine with the offline image set loaded."""
+    return make_engine()
