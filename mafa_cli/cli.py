@@ -564,10 +564,6 @@ def down(
     out.print(ui.down_summary(project, result))
 
 
-def main() -> None:
-    app()
-
-
 @app.command()
 def images() -> None:
     """Build the offline image set (from Debian packages) and the app image's wheels.
@@ -575,9 +571,14 @@ def images() -> None:
     For hosts with no registry; needs root, debootstrap and a Debian mirror. Safe to run again.
     Then: mafa up --images offline
     """
+    from mafa_cli import ui
     from mafa_cli.stack.images import build_offline_images
 
     out = ui.console()
     reporter = ui.RichReporter(out)
-    wheels = run(lambda: build_offline_images(reporter.build_output))
+    wheels = call(lambda: build_offline_images(reporter.build_output))
     out.print(f"offline image set built; the app image's wheels are in {wheels}")
+
+
+def main() -> None:
+    app()
