@@ -14,7 +14,9 @@ from datetime import datetime
 from urllib.parse import parse_qsl
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# At least 16 characters: keys are global (they must hold across sessions and senders), so a
+# short, guessable key would answer one client with another's message. A random UUID fits.
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{16,128}$")
 # C0 controls and DEL, except tab, newline and carriage return. PostgreSQL text cannot hold NUL
 # at all, and the others only corrupt what the pages and terminals show.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -54,25 +56,23 @@ def clean_message(values: list[str], max_bytes: int) -> str:
     return text
 
 
-def _clean_token(value: object, pattern: re.Pattern[str], what: str, longest: int) -> str | None:
+def _clean_token(value: object, pattern: re.Pattern[str], what: str, sizes: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not pattern.match(value):
-        raise InvalidInput(
-            422, f"{what} must be 1-{longest} characters of letters, digits and _.:-"
-        )
+        raise InvalidInput(422, f"{what} must be {sizes} characters of letters, digits and _.:-")
     return value
 
 
 def clean_run_id(value: object) -> str | None:
     """An optional load-run id (letters, digits, `_.:-`, at most 64), used to trace a run."""
-    return _clean_token(value, RUN_ID_PATTERN, "run_id", 64)
+    return _clean_token(value, RUN_ID_PATTERN, "run_id", "1-64")
 
 
 def clean_idempotency_key(value: object) -> str | None:
-    """An optional idempotency key (letters, digits, `_.:-`, at most 128): requests that carry
-    the same key make one message, answered alike."""
-    return _clean_token(value, IDEMPOTENCY_KEY_PATTERN, "Idempotency-Key", 128)
+    """An optional idempotency key (letters, digits, `_.:-`, 16 to 128 of them): requests that
+    carry the same key make one message, answered alike."""
+    return _clean_token(value, IDEMPOTENCY_KEY_PATTERN, "Idempotency-Key", "16-128")
 
 
 def parse_form_body(body: bytes) -> dict[str, list[str]]:
@@ -97,8 +97,11 @@ def parse_form_body(body: bytes) -> dict[str, list[str]]:
 # parser's recursion and int() conversion (quadratic, capped at 4,300 digits) out of reach.
 MAX_JSON_DEPTH = 16
 MAX_JSON_NUMBER_CHARS = 40
-# A string (with its escapes), or a bracket outside strings: what the depth scan looks at.
-_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# A string (with its escapes), or a bracket outside strings: what the depth scan looks at. The
+# closing quote is optional so that an unterminated string is consumed once, to the end: with it
+# required, the scan restarted at every quote of a body like `"\"\"\"...` (quadratic time, seconds
+# of CPU for 16 KB, every sender thread stalled meanwhile).
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 def json_depth(body: bytes) -> int:

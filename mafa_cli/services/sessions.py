@@ -86,6 +86,10 @@ class SessionCounts:
         self._lifetime_s = lifetime_s
         self._open = client.register_script(_OPEN_SCRIPT)
 
+    def close(self) -> None:
+        """Close the client's connections (the CLI's reads end; a service keeps its own)."""
+        self._redis.close()
+
     def open(self, sid: str, with_figures: bool) -> tuple[bytes | None, Overview | None]:
         """The session's stored data; if there is any, the session is renewed and, if asked
         for, the page's figures come with it. (None, None) for an unknown or expired id."""

@@ -166,7 +166,10 @@ def read_whole_body(environ: dict[str, Any], limit: int) -> None:
     """Make a chunked body (no Content-Length) look like a sized one, refusing it with 413 when
     it is over `limit`. Werkzeug would silently cut a chunked body at the limit and parse the
     rest as if it were whole. Sized bodies over the limit get Werkzeug's own 413 unread."""
-    if environ.get("CONTENT_LENGTH") or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", ""):
+    if (
+        environ.get("CONTENT_LENGTH")
+        or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    ):
         return
     body = environ["wsgi.input"].read(limit + 1)
     if len(body) > limit:

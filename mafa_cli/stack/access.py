@@ -145,6 +145,9 @@ class StackClient:
         if self._db is not None:
             self._db.close()
             self._db = None
+        if self._sessions is not None:
+            self._sessions.close()
+            self._sessions = None
         for forward in self._forwards.values():
             forward.close()
         self._forwards.clear()

@@ -66,28 +66,45 @@ def copy_raw(client: socket.socket, stream: socket.socket) -> None:
 
 class Forward:
     """127.0.0.1:<port> here -> a port in a container; `open_stream` starts one relay process and
-    returns its socket (called per connection, so a restarted container is found afresh)."""
+    returns its socket (called per connection, so a restarted container is found afresh).
+    `close` ends it whole: no connection is accepted after it, and the relays under way end."""
 
     def __init__(self, open_stream: Callable[[], socket.socket]) -> None:
         self._open_stream = open_stream
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
+        self._lock = threading.Lock()
         self._closed = False
+        self._live: set[socket.socket] = set()  # both ends of every relay under way
         threading.Thread(target=self._accept, daemon=True, name=f"forward-{self.port}").start()
 
+    def _keep(self, *ends: socket.socket) -> bool:
+        """Track the ends of a new relay; False (and they are closed) once the forward is."""
+        with self._lock:
+            if not self._closed:
+                self._live.update(ends)
+                return True
+        for end in ends:
+            end.close()
+        return False
+
     def _accept(self) -> None:
-        while not self._closed:
+        while True:
             try:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # closed
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+            if self._keep(client):
+                threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
         try:
             stream = self._open_stream()
         except Exception:  # the client sees a closed connection; its own error says which
-            client.close()
+            self._drop(client)
+            return
+        if not self._keep(stream):
+            self._drop(client)
             return
 
         def upstream() -> None:
@@ -99,12 +116,22 @@ class Forward:
         threading.Thread(target=upstream, daemon=True).start()
         with contextlib.suppress(OSError):
             copy_frames(stream, client)
-        for end in (client, stream):
+        self._drop(client, stream)
+
+    def _drop(self, *ends: socket.socket) -> None:
+        with self._lock:
+            self._live.difference_update(ends)
+        for end in ends:
             with contextlib.suppress(OSError):
                 end.shutdown(socket.SHUT_RDWR)
             end.close()
 
     def close(self) -> None:
-        self._closed = True
+        with self._lock:
+            self._closed = True
+            live = list(self._live)
+        # shutdown() wakes the accept() blocked in the other thread; close() alone does not.
         with contextlib.suppress(OSError):
-            self._listener.close()
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._drop(*live)

@@ -88,6 +88,21 @@ def test_redis_wants_its_password(stack: ComposeStack) -> None:
         redis.Redis(host=stack.ip("redis"), password="guess", socket_timeout=3).get("x")
 
 
+def test_postgres_wants_a_password_on_loopback_too(stack: ComposeStack) -> None:
+    """The CLI's port forward reaches PostgreSQL on 127.0.0.1 inside its container (the official
+    image trusts that address unless told otherwise): no password there must mean no entry."""
+    (postgres,) = stack.containers("postgres")
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "mafa", "-w", "-c", "select 1"]
+    tried = subprocess.run(
+        ["docker", "exec", "-e", "PGPASSWORD=", postgres["Id"], *psql],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert tried.returncode != 0
+    assert "password" in tried.stderr
+
+
 @pytest.mark.parametrize(
     ("role", "password_key", "other"),
     [

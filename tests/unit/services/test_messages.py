@@ -1,5 +1,7 @@
 """Message validation and the queue envelope: what is refused, and how."""
 
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from mafa_cli.services.messages import (
     Envelope,
     InvalidInput,
+    clean_idempotency_key,
     clean_message,
     clean_run_id,
     parse_form_body,
@@ -132,3 +135,25 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
 def test_json_within_the_limits_is_taken() -> None:
     body = b'{"message": "a", "x": ' + b"[" * 15 + b"1.5e3" + b"]" * 15 + b', "n": 12345}'
     assert parse_json_body(body)["n"] == 12345
+
+
+def test_idempotency_keys_must_be_long_enough_not_to_be_guessed() -> None:
+    assert clean_idempotency_key(None) is None
+    key = uuid.uuid4().hex
+    assert clean_idempotency_key(key) == key
+    for bad in ("k1", "a" * 15, "a" * 129, "has space" * 3, 12345678901234567):
+        with pytest.raises(InvalidInput) as caught:
+            clean_idempotency_key(bad)
+        assert "16-128 characters" in caught.value.reason
+
+
+def test_unterminated_strings_are_scanned_in_linear_time() -> None:
+    """A body of escaped quotes with no closing quote once made the depth scan restart at every
+    quote (quadratic). At 2 MB the quadratic scan would run for hours; the linear one takes
+    milliseconds, so the child process's generous limit is no timing claim."""
+    script = (
+        "from mafa_cli.services.messages import json_depth\n"
+        "assert json_depth(b'[' + b'\"' + b'\\\\\"' * 1_000_000) == 1\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], timeout=60, check=False)
+    assert finished.returncode == 0

@@ -65,3 +65,10 @@ def test_a_sized_body_is_left_to_werkzeug() -> None:
     read_whole_body(environ, 100)
     assert environ["wsgi.input"] is stream
     assert stream.tell() == 0
+
+
+def test_the_chunked_framing_is_recognised_whatever_its_case() -> None:
+    environ = {**_chunked(b"x" * 100), "HTTP_TRANSFER_ENCODING": "Chunked"}
+    with pytest.raises(InvalidInput) as caught:
+        read_whole_body(environ, 10)
+    assert caught.value.status == 413

@@ -3,9 +3,12 @@ the listener that unframes the engine's stream (against a fake engine stream: a 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import threading
+
+import pytest
 
 from mafa_cli.stack.forward import FRAME_HEADER, Forward, relay_command
 
@@ -80,12 +83,44 @@ def test_forward_relays_each_connection_through_its_own_stream() -> None:
         forward.close()
 
 
-def test_forward_listens_on_loopback_only() -> None:
+def this_hosts_other_address() -> str | None:
+    """An address of this host that is not loopback (where one exists)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: no packet is sent by a UDP connect
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def test_forward_answers_on_loopback_only() -> None:
     forward = Forward(FakeEngineStream().open)
     try:
-        assert forward._listener.getsockname()[0] == "127.0.0.1"
+        other = this_hosts_other_address()
+        assert other is not None, "this test needs a non-loopback address on the host"
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((other, forward.port), timeout=2).close()
+        socket.create_connection(("127.0.0.1", forward.port), timeout=2).close()
     finally:
         forward.close()
+
+
+def test_close_refuses_new_connections_and_ends_the_relays_under_way() -> None:
+    engine = FakeEngineStream()
+    forward = Forward(engine.open)
+    with socket.create_connection(("127.0.0.1", forward.port), timeout=5) as client:
+        client.sendall(b"open")
+        assert client.recv(4096)  # the relay is under way (first frame answered)
+        forward.close()
+        # The client never ends its side: only close() can end the relay (else recv times out).
+        client.settimeout(5)
+        with contextlib.suppress(ConnectionResetError):
+            while client.recv(4096):
+                pass
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", forward.port), timeout=2).close()
+    assert engine.opened == 1
 
 
 def test_a_failing_stream_closes_the_client_connection() -> None:
