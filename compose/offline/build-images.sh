@@ -63,5 +63,12 @@ log "done: $(docker images --format '{{.Repository}}:{{.Tag}}' "$ns/*" | tr '\n'
 wheels=${MAFA_WHEELS_DIR:-$here/../wheels}
 mkdir -p "$wheels"
 log "downloading wheels into $wheels"
+# For the image's interpreter (CPython 3.11 on Debian bookworm) and the engine's architecture,
+# whatever Python and machine run this script (pipx on Python 3.12, a Mac with an arm64 engine).
+arch=$(docker info -f '{{.Architecture}}')
+case "$arch" in amd64) arch=x86_64 ;; arm64) arch=aarch64 ;; esac
+platforms=()
+for tag in manylinux2014 manylinux_2_17 manylinux_2_28; do platforms+=(--platform "${tag}_$arch"); done
 "${MAFA_PYTHON:-python3}" -m pip download --disable-pip-version-check -q \
+  --python-version 3.11 --implementation cp --only-binary=:all: "${platforms[@]}" \
   -r "$here/../requirements-services.txt" -d "$wheels"
