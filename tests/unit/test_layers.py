@@ -2,8 +2,10 @@
 
 - the layers: cli -> commands -> stack/load/watch/report -> engine -> pure stack model -> core;
   a module imports only from its own layer or a lower one;
-- the services (what runs in the images) never import the CLI side; the one module both sides
-  share is services/names.py, and it imports nothing of ours;
+- the services (what runs in the images) never import the CLI side; the CLI side imports from
+  the services only SHARED_WITH_THE_CLI: names.py (imports nothing of ours), and the modules that
+  are the one home of a client library the CLI needs too (it reads the stack's PostgreSQL and
+  Redis with the services' own clients, rather than a second home for psycopg and redis);
 - each third-party library is imported in one module of ours (typer: the CLI's two modules).
 
 An AST test rather than import-linter: no extra dependency, it also checks the one-module-per-
@@ -133,6 +135,25 @@ def test_the_services_never_import_the_cli_side(module: str) -> None:
             assert name.startswith("mafa_cli.services"), f"{MODULES[module]}:{line} imports {name}"
     if module == "mafa_cli.services.names":
         assert not [n for _, n in imports_of(MODULES[module]) if n != "__future__"]
+
+
+SHARED_WITH_THE_CLI = {
+    "mafa_cli.services.names": "queue, exchange, header and schema names",
+    "mafa_cli.services.db": "psycopg's one home: the ledger and watch read the stack's database",
+    "mafa_cli.services.sessions": "redis's one home: watch counts the active sessions",
+    "mafa_cli.services.settings": "conninfo: the same connection string the services build",
+    "mafa_cli.services.nodes": "a node's colour, the same on the pages and in the terminal",
+}
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if not m.startswith("mafa_cli.serv")))
+def test_the_cli_side_imports_only_what_the_services_share(module: str) -> None:
+    for line, name in imports_of(MODULES[module]):
+        target = ours(name) if name.startswith("mafa_cli.services") else None
+        assert target is None or target in SHARED_WITH_THE_CLI, (
+            f"{MODULES[module]}:{line} imports {target}: the CLI side takes from the services "
+            "only SHARED_WITH_THE_CLI (add it there with the reason, or move the code)"
+        )
 
 
 def test_each_third_party_library_has_one_home() -> None:
