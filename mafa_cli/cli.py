@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from mafa_cli import __version__, units
-from mafa_cli.config import LOOPBACK, ChaosAction, ChaosTarget, ImageSet
+from mafa_cli.config import LOOPBACK, ChaosAction, ChaosTarget, ImageSet, check_output
 from mafa_cli.errors import MafaError, UsageError
 from mafa_cli.options import (
     Action,
@@ -68,7 +68,7 @@ def call(action: Callable[[], T]) -> T:
         return action()
     except MafaError as error:
         if _debug["on"]:
-            raise
+            _traceback()  # --debug shows more, never changes the exit code
         ui.show_error(err, error)
         raise typer.Exit(int(error.status)) from None
     except KeyboardInterrupt:
@@ -76,10 +76,22 @@ def call(action: Callable[[], T]) -> T:
         raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
     except Exception as error:
         if _debug["on"]:
-            raise
+            _traceback()
         err.print(f"[bold red]internal error:[/] {type(error).__name__}: {error}")
         err.print("[yellow]hint:[/] run again with --debug for the traceback, and report it")
         raise typer.Exit(int(ExitStatus.ERROR)) from None
+
+
+def _traceback() -> None:
+    import traceback
+
+    traceback.print_exc()
+
+
+def _writable(flag: str, path: Path | None, directory: bool = False) -> None:
+    """Check an output path before the command starts anything (see config.check_output)."""
+    if path is not None:
+        call(lambda: check_output(flag, path, directory))
 
 
 def _version(value: bool) -> None:
@@ -219,6 +231,8 @@ def logs(
     out = ui.console()
 
     def action() -> None:
+        if tail < 0:
+            raise UsageError(f"--tail {tail} is negative", hint="lines to show: 0 or more")
         for container, line in operations.logs(project, service, tail, follow):
             out.print(ui.log_line(container, line), soft_wrap=True)
 
@@ -260,6 +274,7 @@ def load(
     from mafa_cli.load.runner import run as run_load
     from mafa_cli.load.settings import load_settings
 
+    _writable("--report", report, directory=True)
     out = ui.console()
 
     def action() -> LoadResult:
@@ -311,6 +326,8 @@ def watch(
     from mafa_cli import ui
     from mafa_cli.watch.live import watch as live_watch
 
+    _writable("--record", record)
+    _writable("--svg", svg)
     out = ui.console(soft_wrap=as_json)
     interval_s = call(lambda: _duration("--interval", interval))
     call(lambda: live_watch(project, out, interval_s, once, as_json, record, svg=svg))
@@ -333,7 +350,7 @@ def ledger_command(
     def action() -> LedgerReport:
         with StackClient(project) as client:
             try:
-                return ledger.read(client, run_id)
+                return ledger.read(client, run_id, known_run=True)
             except (OSError, RuntimeError) as exc:
                 raise MafaError(
                     f"cannot read the stack's figures: {exc}",
@@ -381,6 +398,7 @@ def smoke(
     from mafa_cli.proof import SmokeSettings
     from mafa_cli.proof import smoke as run_smoke
 
+    _writable("--junit", junit)
     out = ui.console()
 
     def action() -> ProofResult:
@@ -474,6 +492,7 @@ def report(
     """
     from mafa_cli import ui
 
+    _writable("--out", out)
     console = ui.console()
 
     def action() -> Report:
@@ -515,6 +534,7 @@ def demo(
     from mafa_cli.demo import DemoSettings
     from mafa_cli.demo import demo as run_demo  # draws charts: matplotlib only now
 
+    _writable("--report", report_dir, directory=True)
     out = ui.console(soft_wrap=False)
 
     def action() -> DemoResult:

@@ -5,6 +5,7 @@ reading the environment and checking that files exist.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -51,6 +52,40 @@ def check_replicas(flag: str, value: int) -> int:
     return value
 
 
+def check_output(flag: str, path: Path, directory: bool = False) -> Path:
+    """Refuse an output path that could not be written, before anything starts: a run must not
+    bring a stack up, or load it for minutes, and only then fail to save its result. Nothing is
+    created here; the nearest existing ancestor must be a writable directory."""
+    kind = "directory" if directory else "file"
+    hint = f"choose a {kind} you can write"
+    if path.exists():
+        if path.is_dir() != directory:
+            raise UsageError(f"{flag} {path}: not a {kind}", hint=hint)
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{flag} {path}: not writable", hint=hint)
+        return path
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"{flag} {path}: {ancestor} is not a directory", hint=hint)
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: {ancestor} is not writable", hint=hint)
+    return path
+
+
+def check_address(flag: str, address: str) -> str:
+    """An IP address to publish on: a typo must not be reported later as a port in use."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise UsageError(
+            f"{flag} {address!r} is not an IP address",
+            hint=f"e.g. {flag} 127.0.0.1 (this machine only) or {flag} 0.0.0.0 (every interface)",
+        ) from None
+    return address
+
+
 class ChaosTarget(StrEnum):
     """The services `mafa chaos` may take down."""
 
@@ -86,6 +121,7 @@ class UpSettings:
         check_project(self.project)
         check_replicas("--senders", self.senders)
         check_replicas("--receivers", self.receivers)
+        check_address("--bind", self.bind)
         if not 1 <= self.port <= 65535:
             raise UsageError(f"--port {self.port} is not a TCP port", hint="use 1..65535")
         if self.rabbitmq_ui_port is not None and not 1 <= self.rabbitmq_ui_port <= 65535:

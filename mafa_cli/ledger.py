@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mafa_cli.errors import NotFound
 from mafa_cli.services.db import Cursor
 from mafa_cli.stack.access import StackClient
 
@@ -65,6 +66,15 @@ SELECT
     count(*) FILTER (WHERE previous_node IS NOT NULL AND previous_node <> node) AS elsewhere
 FROM run_attempts
 """
+
+
+RUN_EXISTS_SQL = "SELECT EXISTS (SELECT 1 FROM sender.messages WHERE run_id = %(run)s) AS found"
+# Only when the run is not there (the run_id index covers the lookup above; this one scans).
+RECENT_RUNS_SQL = """
+SELECT run_id FROM sender.messages WHERE run_id IS NOT NULL
+GROUP BY run_id ORDER BY max(seq) DESC LIMIT %(limit)s
+"""
+RECENT_RUNS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -172,6 +182,20 @@ def collect(cur: Cursor, run_id: str | None, parked_ids: set[str], pending: int)
     return compute(run_id, counts, missing_ids, processed, attempts, parked_ids, pending)
 
 
+def check_run(cur: Cursor, run_id: str) -> None:
+    """A run id no message carries is a typo, not a run that lost nothing: NotFound, with the
+    most recent run ids in the hint."""
+    cur.execute(RUN_EXISTS_SQL, {"run": run_id})
+    if (cur.fetchone() or {}).get("found"):
+        return
+    cur.execute(RECENT_RUNS_SQL, {"limit": RECENT_RUNS_SHOWN})
+    recent = [row["run_id"] for row in cur.fetchall()]
+    raise NotFound(
+        f"no message of run {run_id!r} in this stack",
+        hint=f"recent runs: {', '.join(recent)}" if recent else "no run has sent messages yet",
+    )
+
+
 def queue_pending(client: StackClient) -> int | None:
     """Messages ready or unacknowledged in the work queue; None while the broker has no
     figures for it (a missing figure is not a zero)."""
@@ -183,9 +207,13 @@ def queue_pending(client: StackClient) -> int | None:
     return int(ready) + int(unacked)
 
 
-def read(client: StackClient, run_id: str | None) -> LedgerReport:
+def read(client: StackClient, run_id: str | None, known_run: bool = False) -> LedgerReport:
     """The account of a run (or of everything) as the stack has it now. While the broker has no
-    figure for the queue, one message counts as pending: the verdict stays inconclusive."""
+    figure for the queue, one message counts as pending: the verdict stays inconclusive.
+    known_run: a run id the user typed must name a run that sent messages (see check_run)."""
+    if known_run and run_id is not None:
+        with client.database().transaction() as cur:
+            check_run(cur, run_id)
     pending = queue_pending(client)
     with client.database().transaction() as cur:
         parked = set(client.dead_lettered())

@@ -210,6 +210,11 @@ def build(
             f"cannot read the record {record}: {exc.strerror}",
             hint="write one with `mafa watch --record FILE.jsonl`",
         ) from None
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{record} is not a record: not UTF-8 text",
+            hint="pass the JSON lines file `mafa watch --record FILE.jsonl` wrote",
+        ) from None
     if not data.series:
         raise UsageError(
             f"{record} holds no snapshots", hint="record some with `mafa watch --record`"

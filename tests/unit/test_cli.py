@@ -49,6 +49,8 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (["scale", "--receivers", "-3"], ExitStatus.USAGE, "--receivers -3 is out of range"),
         (["scale", "--receivers", "2"], ExitStatus.NOT_FOUND, "no stack named 'mafa'"),
         (["logs", "sender", "-p", "UPPER"], ExitStatus.USAGE, "invalid project name"),
+        (["up", "--bind", "999.1.1.1"], ExitStatus.USAGE, "'999.1.1.1' is not an IP address"),
+        (["logs", "sender", "--tail", "-1"], ExitStatus.USAGE, "--tail -1 is negative"),
     ],
 )
 def test_bad_input_gets_a_message_a_hint_and_a_code(
@@ -94,3 +96,47 @@ def test_every_command_has_help_with_an_example() -> None:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0
         assert "Example: mafa" in result.output
+
+
+def test_debug_shows_the_traceback_and_keeps_the_exit_code() -> None:
+    result = runner.invoke(app, ["--debug", "status"])
+    assert result.exit_code == ExitStatus.ENGINE, result.output
+    assert "cannot reach a Docker engine" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["demo", "--report"], "--report"),
+        (["load", "--report"], "--report"),
+        (["smoke", "--junit"], "--junit"),
+        (["watch", "--record"], "--record"),
+        (["watch", "--once", "--svg"], "--svg"),
+        (["report", "--record", "run.jsonl", "--out"], "--out"),
+    ],
+)
+def test_an_unwritable_output_is_refused_before_anything_starts(
+    args: list[str], flag: str, tmp_path: Path
+) -> None:
+    """The engine is unreachable here: reaching it (exit 4) would mean the command started."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = runner.invoke(app, [*args, str(blocker / "out" / "x")])
+    assert result.exit_code == ExitStatus.USAGE, result.output
+    assert f"{flag} {blocker}/out/x: {blocker} is not a directory" in result.output
+    assert "hint:" in result.output
+
+
+def test_an_existing_directory_is_no_output_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["smoke", "--junit", str(tmp_path)])
+    assert result.exit_code == ExitStatus.USAGE, result.output
+    assert "not a file" in result.output
+
+
+def test_a_record_that_is_not_text_is_refused(tmp_path: Path) -> None:
+    record = tmp_path / "run.jsonl"
+    record.write_bytes(b"\xff\xfe\x00binary\x80")
+    result = runner.invoke(app, ["report", "--record", str(record), "--out", str(tmp_path / "r")])
+    assert result.exit_code == ExitStatus.USAGE, result.output
+    assert "not UTF-8 text" in result.output
+    assert "internal error" not in result.output

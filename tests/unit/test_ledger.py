@@ -1,6 +1,12 @@
 """The ledger's verdict from figures: what counts as lost, unexpected, conclusive."""
 
-from mafa_cli.ledger import compute
+from typing import Any
+
+import pytest
+
+from mafa_cli.errors import NotFound
+from mafa_cli.ledger import RUN_EXISTS_SQL, check_run, compute
+from mafa_cli.status import ExitStatus
 
 COUNTS = {"accepted": 10, "publishing": 0, "refused": 2, "unconfirmed": 1}
 PROCESSED = {
@@ -59,3 +65,35 @@ def test_confirmed_but_unmarked_messages_count_as_accepted() -> None:
     late = {**PROCESSED, "late_accepted": 2}
     report = compute("r", COUNTS, set(), late, ATTEMPTS, set(), 0)
     assert report.accepted == 12
+
+
+class RunsCursor:
+    """Stands in for a psycopg cursor over sender.messages holding messages of `runs`."""
+
+    def __init__(self, runs: list[str]) -> None:
+        self.runs = runs
+        self.rows: list[dict[str, Any]] = []
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None:
+        if sql == RUN_EXISTS_SQL:
+            self.rows = [{"found": params["run"] in self.runs}]
+        else:
+            self.rows = [{"run_id": run} for run in self.runs[: params["limit"]]]
+
+    def fetchone(self) -> dict[str, Any] | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return self.rows
+
+
+def test_a_known_run_passes() -> None:
+    check_run(RunsCursor(["run-a"]), "run-a")  # type: ignore[arg-type]
+
+
+def test_an_unknown_run_is_not_found_with_the_recent_runs_in_the_hint() -> None:
+    with pytest.raises(NotFound) as caught:
+        check_run(RunsCursor(["run-b", "run-a"]), "run-x")  # type: ignore[arg-type]
+    assert caught.value.status == ExitStatus.NOT_FOUND
+    assert "run-x" in caught.value.message
+    assert caught.value.hint == "recent runs: run-b, run-a"
