@@ -236,6 +236,7 @@ def verdict_table(report: LedgerReport, title: str) -> Table:
         ("refused (503, not accepted)", report.refused, ""),
         ("unconfirmed (503, outcome unknown)", report.unconfirmed, ""),
         ("  of which processed", report.unconfirmed_processed, ""),
+        ("deduplicated (key repeated, no 2nd message)", report.deduplicated, ""),
         ("deliveries", report.deliveries, ""),
         ("  failed attempts", report.failed_attempts, ""),
         ("  interrupted (handed back)", report.interrupted_attempts, ""),

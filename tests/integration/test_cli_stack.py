@@ -255,3 +255,23 @@ def test_rabbitmq_ui_is_published_only_when_asked(cli_stack: ComposeStack, state
     bindings = rabbit["NetworkSettings"]["Ports"]["15672/tcp"]
     assert [(b["HostIp"], b["HostPort"]) for b in bindings] == [("127.0.0.1", str(ui_port))]
     assert ids(cli_stack, ("postgres", "redis")) == before, "only the broker was recreated"
+
+
+def test_ledger_of_an_unknown_run_is_not_found(cli_stack: ComposeStack, state: Path) -> None:
+    """A mistyped run id must not pass CI as "nothing lost": exit 8, the real runs in the hint."""
+    run_id = f"run-known-{uuid.uuid4().hex[:8]}"
+    answer = requests.post(
+        f"{cli_stack.url}/api/messages",
+        json={"message": "ledger"},
+        headers={"X-Mafa-Run": run_id},
+        timeout=30,
+    )
+    assert answer.status_code == 202, answer.text
+    known = mafa(
+        "ledger", "-p", cli_stack.project, "--run", run_id, "--json", state=state, check=False
+    )
+    assert json.loads(known.stdout)["accepted"] == 1, known.stdout + known.stderr
+    unknown = mafa("ledger", "-p", cli_stack.project, "--run", "run-typo", state=state, check=False)
+    assert unknown.returncode == ExitStatus.NOT_FOUND, unknown.stdout + unknown.stderr
+    assert "no message of run 'run-typo'" in unknown.stderr
+    assert run_id in unknown.stderr

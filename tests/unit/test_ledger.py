@@ -1,9 +1,11 @@
 """The ledger's verdict from figures: what counts as lost, unexpected, conclusive."""
 
+from io import StringIO
 from typing import Any
 
 import pytest
 
+from mafa_cli import ui
 from mafa_cli.errors import NotFound
 from mafa_cli.ledger import RUN_EXISTS_SQL, check_run, compute
 from mafa_cli.status import ExitStatus
@@ -97,3 +99,11 @@ def test_an_unknown_run_is_not_found_with_the_recent_runs_in_the_hint() -> None:
     assert caught.value.status == ExitStatus.NOT_FOUND
     assert "run-x" in caught.value.message
     assert caught.value.hint == "recent runs: run-b, run-a"
+
+
+def test_the_verdict_table_shows_the_deduplicated_requests() -> None:
+    report = compute(None, {**COUNTS, "deduplicated": 7}, set(), PROCESSED, ATTEMPTS, set(), 0)
+    stream = StringIO()
+    ui.console(stream).print(ui.verdict_table(report, "run"))
+    row = next(line for line in stream.getvalue().splitlines() if "deduplicated" in line)
+    assert row.split()[-1] == "7"
