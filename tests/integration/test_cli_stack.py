@@ -165,6 +165,7 @@ def test_port_in_use_is_refused_before_anything_starts(state: Path) -> None:
         assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
         assert "--port" in result.stderr
         assert "Traceback" not in result.stderr
+        assert not (state / project).exists(), "a failed first up left secrets or settings"
     finally:
         mafa("down", "-p", project, "--volumes", state=state, check=False)
 
