@@ -49,6 +49,7 @@ class ReceiverRow:
     mean_ms: float | None
     p95_ms: float | None
     last_seen: datetime | None
+    slot: int | None = None  # the node's colour slot, once nodes claim one (watch/palette.py)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class SenderRow:
     accepted: int
     requests: int | None  # through the balancer (HAProxy's count); None when unknown
     errors: int | None  # 5xx answers through the balancer
+    slot: int | None = None  # the node's colour slot, once nodes claim one (watch/palette.py)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ class Snapshot:
     load: LoadFigures | None = None
     faults: tuple[str, ...] = ()
     stale: dict[str, str] = field(default_factory=dict)  # panel -> why it is not fresh
+    read_at: dict[str, datetime] = field(default_factory=dict)  # source -> its last good read
 
     @property
     def redeliveries(self) -> int:
@@ -142,12 +145,13 @@ def _jsonable(value: Any) -> Any:
 
 
 class History:
-    """The last `size` values of the series the sparklines draw."""
+    """The last `size` values of the series the charts draw, with the time of each."""
 
-    SERIES = ("depth", "publish", "deliver", "redeliver", "sessions")
+    SERIES = ("depth", "publish", "deliver", "ack", "redeliver", "sessions")
 
-    def __init__(self, size: int = 120) -> None:
+    def __init__(self, size: int = 720) -> None:
         self._series: dict[str, deque[float]] = {name: deque(maxlen=size) for name in self.SERIES}
+        self._times: deque[datetime] = deque(maxlen=size)
 
     def add(self, snapshot: Snapshot) -> None:
         q = snapshot.queue
@@ -155,13 +159,22 @@ class History:
             ("depth", q.total),
             ("publish", q.publish_rate),
             ("deliver", q.deliver_rate),
+            ("ack", q.ack_rate),
             ("redeliver", q.redeliver_rate),
             ("sessions", snapshot.active_sessions),
         ):
             self._series[name].append(float(value))
+        self._times.append(snapshot.taken_at)
 
     def series(self, name: str) -> list[float]:
         return list(self._series[name])
+
+    def points(self, name: str, now: datetime) -> list[tuple[float, float]]:
+        """(seconds before `now`, value) of every reading kept: what a chart plots."""
+        return [
+            ((now - at).total_seconds(), value)
+            for at, value in zip(self._times, self._series[name], strict=True)
+        ]
 
 
 BARS = "▁▂▃▄▅▆▇█"
