@@ -192,11 +192,10 @@ def chart(
 ) -> Lines:
     """A titled chart of `lines` lines; `series` is (name, colour, points)."""
     drawn = line_chart([points for _, _, points in series], width, lines - 1, window_s)
-    head = Text(f"{title} ({unit}, last {window_s / 60:g} min)", style="bold")
-    if len(series) > 1:
-        for name, colour, _ in series:
-            head.append(f"  {name}", style=colour)
-    out = [fit([head], width, "")]
+    pieces: list[str | Text] = [Text(f"{title} ({unit}, {window_s / 60:g} min)", style="bold")]
+    if len(series) > 1:  # the legend, in the series' colours
+        pieces += [Text(name, style=colour) for name, colour, _ in series]
+    out = [fit(pieces, width, " ")]
     for text, owners in zip(drawn.lines, drawn.owners, strict=True):
         line = Text(no_wrap=True, overflow="crop")
         for char, owner in zip(text, owners, strict=True):

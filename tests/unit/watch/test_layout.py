@@ -1,0 +1,112 @@
+"""The interactive screen at the sizes people use, with the demo's worst case (32 receivers,
+8 fault lines): exactly the terminal's lines, none wider than it, panels left out whole and
+saying so, by the rule in watch/layout.py."""
+
+import math
+import re
+from datetime import timedelta
+
+import pytest
+from rich.console import Console
+
+from mafa_cli.watch.layout import ViewState, in_transit, screen
+from mafa_cli.watch.snapshot import History, Ledger, QueueFigures, Snapshot
+from tests.unit.watch.fakes import NOW, stack_snapshot
+
+
+def history() -> History:
+    kept = History()
+    for second in range(0, 300, 2):
+        queue = QueueFigures(
+            ready=int(50 + 40 * math.sin(second / 30)), publish_rate=40.0, redeliver_rate=8.0
+        )
+        kept.add(Snapshot("demo", NOW - timedelta(seconds=300 - second), queue=queue))
+    return kept
+
+
+def shown(width: int, height: int, state: ViewState | None = None, **stack: int) -> list[str]:
+    """The screen as a terminal of that size shows it (rich wraps whatever is too wide)."""
+    snap = stack_snapshot(**{"receivers": 30, "gone": 2, "faults": 8, "senders": 3, **stack})
+    lines = screen(snap, history(), state or ViewState(), width, height)
+    console = Console(width=width, height=height, force_terminal=True, color_system=None)
+    with console.capture() as capture:
+        for line in lines:
+            console.print(line)
+    return capture.get().splitlines()
+
+
+def panel_rows(text: list[str], title: str) -> tuple[int, int]:
+    """(rows shown, rows said to be left out) of the node panel called `title`."""
+    start = next(i for i, line in enumerate(text) if re.search(rf"(^|│){title} · ", line))
+    cells = [line.split("│")[-1] for line in text[start + 2 :]]
+    rows = 0
+    for cell in cells:
+        if not re.match(r"^[ ▶](receiver|sender)-", cell):
+            more = re.match(r"^\s+\+(\d+) more", cell)
+            return rows, int(more.group(1)) if more else 0
+        rows += 1
+    return rows, 0
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 40), (160, 50)])
+def test_fits_exactly_with_32_receivers_and_8_faults(width: int, height: int) -> None:
+    text = shown(width, height)
+    assert len(text) == height, "a line wrapped, or lines are missing"
+    assert all(len(line) <= width for line in text)
+    assert text[0].startswith("mafa watch · demo")
+    assert text[1].startswith("lost ? (moving)")
+    assert text[-2].startswith("q quit  ? help")
+    assert text[-1].startswith("every 1s")
+    rows, more = panel_rows(text, "receivers")
+    assert rows >= 3
+    assert rows + more == 32
+    sender_rows, sender_more = panel_rows(text, "senders")
+    assert sender_rows >= 2
+    assert sender_rows + sender_more == 3
+    events = next(line for line in text if re.search(r"(^|│)events", line))
+    earlier = re.search(r"\+(\d+) earlier", events)
+    fault_lines = sum(1 for line in text if re.match(r"^\d\d:\d\d:\d\d kill ", line))
+    assert fault_lines >= 2
+    assert fault_lines + (int(earlier.group(1)) if earlier else 0) == 8
+    # A chart is whole or absent: each title has its time axis.
+    assert sum("(messages" in line for line in text) == sum("└" in line for line in text)
+
+
+def test_what_goes_first_at_80x24_and_what_stays_at_160x50() -> None:
+    small, large = "\n".join(shown(80, 24)), "\n".join(shown(160, 50))
+    assert "containers" not in small
+    assert "queue depth" not in small
+    assert "queue depth (messages, 5 min)" in large
+    assert "rates (messages/s, 5 min) publish deliver redeliver" in large
+    assert "containers" in large
+    assert "(not yet seen by broker or db)" in large  # in transit says what it counts
+
+
+def test_grid_from_120_columns_stacked_below() -> None:
+    assert all("│" not in line[:6] for line in shown(119, 40)[2:-2])
+    grid = shown(120, 40)[2:-2]
+    assert all(line[54] == "│" for line in grid), "one column boundary down the body"
+
+
+def test_gone_nodes_are_dimmed_and_marked() -> None:
+    text = shown(120, 40, receivers=3, gone=2)
+    gone = [line for line in text if "gone" in line and "receiver-" in line]
+    assert len(gone) == 2
+    assert all("†" in line for line in gone)
+    assert "3 live · 2 gone" in "\n".join(text)
+
+
+def test_selection_scrolls_the_rows_and_filter_narrows_them() -> None:
+    text = shown(80, 24, ViewState(selected="receiver-001ebeef"))
+    assert any(line.startswith("▶receiver-001ebeef") for line in text)
+    filtered = shown(80, 24, ViewState(filter="001"))
+    rows, more = panel_rows(filtered, "receivers")
+    assert rows + more == 17  # 0001 and 0010..001f
+    assert all("001" in line for line in filtered if line.startswith(" receiver-"))
+    assert "filter '001'" in "\n".join(filtered)
+
+
+def test_in_transit_is_never_negative() -> None:
+    # Counted by the broker (queued) and the database (processed) in the same refresh.
+    assert in_transit(Ledger(100, 95, 16, 0, 0, at_rest=False)) == 0
+    assert in_transit(Ledger(100, 90, 5, 3, 0, at_rest=False)) == 2
