@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mafa_cli.services.nodes import colour_of
 from mafa_cli.ui import Group, RenderableType, Table, Text, box
+from mafa_cli.watch.layout import GONE_STYLE, in_transit, is_gone
+from mafa_cli.watch.palette import SlotBook
 from mafa_cli.watch.snapshot import History, LiveBalance, Snapshot, sparkline
 
 WIDE = 110  # below this, the containers panel and the container-name columns go
@@ -36,7 +37,8 @@ def ledger_text(ledger: LiveBalance | None) -> Text:
     text = Text("ledger  ", style="bold")
     # The verdict first: on a narrow terminal it is the part that must not wrap away.
     if ledger.lost is None:
-        text.append(f"lost: checked at rest ({ledger.unaccounted:+,} in transit)", style="cyan")
+        # In transit: accepted, not yet seen queued, in flight, processed or parked (never < 0).
+        text.append(f"lost: checked at rest ({in_transit(ledger):+,} in transit)", style="cyan")
     elif ledger.lost == 0:
         text.append("lost 0", style="bold green")
     else:
@@ -91,7 +93,17 @@ def _ago(when: datetime | None, now: datetime) -> str:
     return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
 
 
-def receivers_table(snapshot: Snapshot, wide: bool) -> Table:
+def _node_cell(
+    node: str, slot: int | None, container: str | None, snapshot: Snapshot, slots: SlotBook
+) -> Text:
+    """The node's name in its colour, or dimmed and marked † when its container is gone."""
+    if is_gone(container, snapshot):
+        return Text(f"{node}†", style=GONE_STYLE)
+    return Text(node, style=slots.colour(node, slot))
+
+
+def receivers_table(snapshot: Snapshot, wide: bool, slots: SlotBook | None = None) -> Table:
+    slots = slots or SlotBook()
     table = _table("receivers", snapshot, "database")
     table.add_column("node", no_wrap=True)
     if wide:
@@ -103,7 +115,7 @@ def receivers_table(snapshot: Snapshot, wide: bool) -> Table:
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("seen", justify="right", no_wrap=True)
     for r in snapshot.receivers:
-        cells: list[str | Text] = [Text(r.node, style=colour_of(r.node))]
+        cells: list[str | Text] = [_node_cell(r.node, r.slot, r.container, snapshot, slots)]
         if wide:
             cells.append(r.container or "-")
         cells += [
@@ -120,8 +132,9 @@ def receivers_table(snapshot: Snapshot, wide: bool) -> Table:
     return table
 
 
-def senders_table(snapshot: Snapshot, wide: bool) -> Table:
+def senders_table(snapshot: Snapshot, wide: bool, slots: SlotBook | None = None) -> Table:
     stale = "database" if "database" in snapshot.stale else "balancer"
+    slots = slots or SlotBook()
     table = _table("senders", snapshot, stale)
     table.add_column("node", no_wrap=True)
     if wide:
@@ -129,7 +142,7 @@ def senders_table(snapshot: Snapshot, wide: bool) -> Table:
     for column in ("accepted", "requests", "5xx"):
         table.add_column(column, justify="right", no_wrap=True)
     for s in snapshot.senders:
-        cells: list[str | Text] = [Text(s.node, style=colour_of(s.node))]
+        cells: list[str | Text] = [_node_cell(s.node, s.slot, s.container, snapshot, slots)]
         if wide:
             cells.append(s.container or "-")
         cells += [_n(s.accepted), _n(s.requests), _n(s.errors)]
@@ -172,6 +185,9 @@ def containers_table(snapshot: Snapshot) -> Table:
 
 def render(snapshot: Snapshot, history: History, width: int) -> RenderableType:
     wide = width >= WIDE
+    slots = SlotBook()  # one distinct colour per node: receivers first, then senders
+    for node in [r.node for r in snapshot.receivers] + [s.node for s in snapshot.senders]:
+        slots.slot(node)
     header = Text(f"mafa watch · {snapshot.project} · ", style="bold")
     header.append(snapshot.taken_at.strftime("%H:%M:%S"))
     for fault in snapshot.faults:
@@ -181,8 +197,8 @@ def render(snapshot: Snapshot, history: History, width: int) -> RenderableType:
         header,
         ledger_text(snapshot.ledger),
         queue_lines(snapshot, history, width),
-        receivers_table(snapshot, wide),
-        senders_table(snapshot, wide),
+        receivers_table(snapshot, wide, slots),
+        senders_table(snapshot, wide, slots),
         sessions_and_load(snapshot, history, width),
     ]
     if wide:

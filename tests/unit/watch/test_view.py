@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 from mafa_cli.watch.snapshot import (
     ContainerRow,
@@ -17,7 +18,7 @@ from mafa_cli.watch.snapshot import (
     Snapshot,
     sparkline,
 )
-from mafa_cli.watch.view import plain_line, render
+from mafa_cli.watch.view import plain_line, receivers_table, render
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 
@@ -76,6 +77,8 @@ def snapshot(**changes: object) -> Snapshot:
         ),
         containers=(
             ContainerRow("demo-sender-1", "sender", "running", "healthy", 12.5, 61.0),
+            ContainerRow("demo-sender-2", "sender", "running", "healthy", 11.0, 60.0),
+            ContainerRow("demo-receiver-1", "receiver", "running", "healthy", 30.0, 70.0),
             ContainerRow("demo-receiver-2", "receiver", "exited", None, None, None),
         ),
         load=LoadFigures("run-1", 20, 55.2, 3, 4000, 120.0),
@@ -182,3 +185,21 @@ def test_sparkline() -> None:
     assert sparkline([5, 5], 10) == "██"
     assert sparkline([0, 0, 0], 2) == "▁▁"
     assert sparkline([], 5) == ""
+
+
+def test_gone_nodes_are_marked_and_in_transit_is_never_negative() -> None:
+    text = text_of(snapshot(ledger=Ledger(100, 95, 16, 0, 0, at_rest=False)), 120)
+    assert row(text, "receiver-bbbb2222†")[1] == "demo-receiver-2"  # its container exited
+    assert row(text, "receiver-aaaa1111")[0] == "receiver-aaaa1111"
+    assert "(+0 in transit)" in text  # counted by broker and database at once: not -11
+
+
+def test_every_node_gets_its_own_colour() -> None:
+    rows = tuple(
+        ReceiverRow(f"receiver-{i}", f"demo-receiver-{i}", 0, 0, 0, 0, 0, 0, 0, None, None, None)
+        for i in range(32)
+    )
+    table = receivers_table(snapshot(receivers=rows, containers=()), wide=False)
+    styles = [cell.style for cell in table.columns[0].cells if isinstance(cell, Text)]
+    assert len(styles) == 32
+    assert len(set(styles)) == 32
