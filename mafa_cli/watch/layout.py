@@ -386,6 +386,17 @@ def containers_panel(snapshot: Snapshot, width: int, max_rows: int) -> Lines:
     return out
 
 
+def assign_slots(snapshot: Snapshot, slots: SlotBook) -> SlotBook:
+    """Give every live node a colour slot (receivers first: the first slots are the most distinct
+    colours) and free the slots of nodes gone: a gone row is dimmed, its colour no longer shows."""
+    rows: list[NodeRow] = [*snapshot.receivers, *snapshot.senders]
+    live = [(row.node, row.slot) for row in rows if not is_gone(row.container, snapshot)]
+    slots.forget(keep={node for node, _ in live})
+    for node, claimed in live:
+        slots.slot(node, claimed)
+    return slots
+
+
 def visible_receivers(snapshot: Snapshot, state: ViewState) -> list[str]:
     """The receivers' names as listed (filter applied): what the arrows move through."""
     return [r.node for r in snapshot.receivers if state.filter.lower() in r.node.lower()]
@@ -480,11 +491,7 @@ def screen(
     slots: SlotBook | None = None,
 ) -> Lines:
     """Exactly `height` lines of at most `width` cells each."""
-    slots = slots or SlotBook()
-    for r in snapshot.receivers:  # receivers first: they keep the low (most distinct) slots
-        slots.slot(r.node, r.slot)
-    for s in snapshot.senders:
-        slots.slot(s.node, s.slot)
+    slots = assign_slots(snapshot, slots or SlotBook())
     body_h = max(0, height - 4)  # header, verdict, two footer lines
     if width >= GRID_FROM:
         left_w = max(50, min(72, width - 66))  # the right side keeps the receivers' p95 column

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mafa_cli.ui import Group, RenderableType, Table, Text, box
-from mafa_cli.watch.layout import GONE_STYLE, in_transit, is_gone
+from mafa_cli.watch.layout import GONE_STYLE, assign_slots, in_transit, is_gone
 from mafa_cli.watch.palette import SlotBook
 from mafa_cli.watch.snapshot import History, LiveBalance, Snapshot, sparkline
 
@@ -185,9 +185,7 @@ def containers_table(snapshot: Snapshot) -> Table:
 
 def render(snapshot: Snapshot, history: History, width: int) -> RenderableType:
     wide = width >= WIDE
-    slots = SlotBook()  # one distinct colour per node: receivers first, then senders
-    for node in [r.node for r in snapshot.receivers] + [s.node for s in snapshot.senders]:
-        slots.slot(node)
+    slots = assign_slots(snapshot, SlotBook())  # one distinct colour per live node
     header = Text(f"mafa watch · {snapshot.project} · ", style="bold")
     header.append(snapshot.taken_at.strftime("%H:%M:%S"))
     for fault in snapshot.faults:

@@ -3,7 +3,9 @@
 import itertools
 import math
 
+from mafa_cli.watch.layout import assign_slots
 from mafa_cli.watch.palette import PALETTE, SlotBook, colour_for_slot, fallback_slot
+from tests.unit.watch.fakes import stack_snapshot
 
 
 def _lab(colour: str) -> tuple[float, float, float]:
@@ -57,3 +59,14 @@ def test_a_freed_slot_is_reused_and_a_claim_wins() -> None:
 def test_fallback_slot_is_stable() -> None:
     assert fallback_slot("sender-1") == fallback_slot("sender-1")
     assert 0 <= fallback_slot("x") < 32
+
+
+def test_gone_nodes_free_their_slots_for_new_ones() -> None:
+    book = assign_slots(stack_snapshot(receivers=3, senders=1), SlotBook())
+    assert [book.slot(f"receiver-{i:04x}beef") for i in range(3)] == [0, 1, 2]
+    assert book.slot("sender-0000cafe") == 3
+    after = stack_snapshot(receivers=1, gone=0, senders=1)  # receivers 1 and 2 went
+    book = assign_slots(after, book)
+    assert book.slot("sender-0000cafe") == 3  # a live node keeps its colour
+    assert book.slot("receiver-0000beef") == 0
+    assert book.slot("receiver-new") == 1  # the lowest slot freed
