@@ -92,7 +92,9 @@ def fit(pieces: Sequence[str | Text], width: int, separator: str = " · ") -> Te
 
 
 def _age(seconds: float) -> str:
-    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    return f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.0f}h"
 
 
 def _n(value: float | None) -> str:
