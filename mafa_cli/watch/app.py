@@ -35,6 +35,7 @@ from mafa_cli.watch.snapshot import History, Snapshot
 
 USERS_STEP = 10  # what `[` and `]` take away and add
 EVENTS_KEPT = 50
+READ_FAILED = "reading failed"
 
 
 def _joined(lines: list[Text]) -> Text:
@@ -178,11 +179,16 @@ class Dashboard(App[int]):
     async def _read(self) -> None:
         try:
             snapshot = await asyncio.to_thread(self._next_snapshot)
+        except Exception as exc:  # the last reading stays on screen; the next tick tries again
+            self._set(message=f"{READ_FAILED}: {exc}")
+            return
         finally:
             self._reading = False
         self.snapshot = snapshot
         self.history.add(snapshot)
         self._load_started = None  # the reading now says whether a load runs
+        if self.state.message.startswith(READ_FAILED):
+            self.state = replace(self.state, message="")
         self.draw()
 
     def lines(self) -> list[Text]:
@@ -223,7 +229,10 @@ class Dashboard(App[int]):
                 self._set(pending={k: v for k, v in self.state.pending.items() if k != pending})
         event = Event(self._clock(), kind, target, detail, failed)
         self._set(events=(*self.state.events, event)[-EVENTS_KEPT:], message=outcome)
-        await asyncio.to_thread(self._actions.record, event)
+        try:
+            await asyncio.to_thread(self._actions.record, event)
+        except Exception as exc:  # the action happened; say that its record did not
+            self._set(message=f"{outcome} (not recorded: {exc})")
         return not failed
 
     def _live(self, service: Service) -> list[str]:

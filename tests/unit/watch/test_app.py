@@ -16,6 +16,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 
 from mafa_cli.watch.app import Dashboard
+from mafa_cli.watch.snapshot import Snapshot
 from tests.unit.watch.fakes import NOW, FakeActions, FakeSnapshots, stack_snapshot
 
 Scenario = Callable[[Pilot[int], Dashboard, FakeActions], Awaitable[None]]
@@ -247,3 +248,23 @@ def test_textual_shows_the_layout_unwrapped_at_80x24() -> None:
         assert len(shown) == 24
 
     drive(scenario, size=(80, 24), receivers=30, gone=2, faults=8)
+
+
+def test_a_failed_reading_keeps_the_last_one_and_the_next_tick_tries_again() -> None:
+    async def scenario(pilot: Pilot[int], app: Dashboard, actions: FakeActions) -> None:
+        healthy = actions.snapshots.current
+        broken = FakeSnapshots(healthy)
+        failures = iter([True, False])
+
+        def flaky() -> Snapshot:
+            if next(failures, False):
+                raise ConnectionError("rabbitmq is not running")
+            return broken()
+
+        app._next_snapshot = flaky
+        await until(pilot, lambda: "reading failed: rabbitmq" in screen_text(app), "the reason")
+        assert "receivers · 3 live" in screen_text(app)  # the last reading stays
+        await until(pilot, lambda: broken.reads > 0, "the next reading")
+        await until(pilot, lambda: "reading failed" not in screen_text(app), "the reason gone")
+
+    drive(scenario)
