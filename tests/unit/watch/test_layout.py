@@ -110,3 +110,17 @@ def test_in_transit_is_never_negative() -> None:
     # Counted by the broker (queued) and the database (processed) in the same refresh.
     assert in_transit(Ledger(100, 95, 16, 0, 0, at_rest=False)) == 0
     assert in_transit(Ledger(100, 90, 5, 3, 0, at_rest=False)) == 2
+
+
+@pytest.mark.parametrize(("width", "height"), [(40, 10), (60, 15), (100, 30), (220, 70)])
+@pytest.mark.parametrize("receivers", [0, 1, 32])
+def test_any_size_any_stack_gives_the_terminals_lines(
+    width: int, height: int, receivers: int
+) -> None:
+    snap = stack_snapshot(receivers=receivers, senders=1)
+    for ledger in (snap.ledger, None):
+        lines = screen(
+            Snapshot(**{**snap.__dict__, "ledger": ledger}), History(), ViewState(), width, height
+        )
+        assert len(lines) == height
+        assert all(line.cell_len <= width for line in lines)
