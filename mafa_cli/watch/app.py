@@ -36,6 +36,7 @@ from mafa_cli.watch.snapshot import History, Snapshot
 USERS_STEP = 10  # what `[` and `]` take away and add
 EVENTS_KEPT = 50
 READ_FAILED = "reading failed"
+DETAIL_ATTEMPTS = 12  # the newest ones: the detail fits 80x24
 
 
 def _joined(lines: list[Text]) -> Text:
@@ -43,16 +44,17 @@ def _joined(lines: list[Text]) -> Text:
 
 
 def help_text() -> Text:
-    text = Text("mafa watch: keys\n\n", style="bold")
+    """Fits 80x24 with its frame; lines wrap to the screen rather than by hand."""
+    text = Text("mafa watch: keys\n", style="bold")
     for key, _, _, what in KEYS:
         text.append(f"  {key:<5}", style="bold")
         text.append(f" {what}\n")
     text.append(
-        "\nlost ? (moving): lost messages are only counted at rest, when nothing is queued, in\n"
-        "flight or being published. in transit: accepted messages not yet seen queued, in\n"
-        "flight, processed or parked (never below 0: broker and database are read moments\n"
-        "apart). A dimmed row marked † is a node whose container is gone. Each node keeps its\n"
-        "colour (32 distinct ones). Any key closes this help."
+        "\nin transit: accepted, not yet seen queued, in flight, processed or parked (never below"
+        " 0: broker and database are read moments apart).\n"
+        "lost ? (moving): lost is only counted at rest, when nothing moves.\n"
+        "dimmed and †: the node's container is gone. Each live node has its own colour.\n"
+        "Any key closes this help."
     )
     return text
 
@@ -64,7 +66,7 @@ def detail_text(detail: NodeDetail) -> Text:
         went = ", ".join(f"{node} {n:,}" for node, n in sorted(detail.failed_went_to.items()))
         text.append(f"its failed messages went next to: {went}\n")
     text.append("\nrecent attempts\n", style="bold")
-    for a in detail.attempts:
+    for a in detail.attempts[-DETAIL_ATTEMPTS:]:
         style = "green" if a.outcome == "ok" else "red"
         text.append(f"  {a.at:%H:%M:%S} {a.message_id[:8]} #{a.attempt} ")
         text.append(f"{a.outcome:<11}", style=style)
@@ -72,7 +74,7 @@ def detail_text(detail: NodeDetail) -> Text:
         text.append(f"  -> {a.next_node}\n" if a.next_node else "\n")
     if not detail.attempts:
         text.append("  none yet\n")
-    text.append("\nescape closes")
+    text.append("\nany key closes")
     return text
 
 

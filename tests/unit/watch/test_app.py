@@ -213,11 +213,12 @@ def test_question_mark_shows_help_and_any_key_closes_it() -> None:
     async def scenario(pilot: Pilot[int], app: Dashboard, actions: FakeActions) -> None:
         await pilot.press("question_mark")
         await until(pilot, lambda: "SIGKILL the selected receiver" in screen_text(app), "help")
-        assert "in transit: accepted messages not yet seen" in screen_text(app)
+        assert "in transit: accepted, not yet seen queued" in screen_text(app)
+        assert "Any key closes this help." in screen_text(app)  # all of it fits 80x24
         await pilot.press("x")
         await until(pilot, lambda: "SIGKILL the selected" not in screen_text(app), "closed")
 
-    _, actions = drive(scenario)
+    _, actions = drive(scenario, size=(80, 24))
     assert actions.calls == []
 
 
