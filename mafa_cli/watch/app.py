@@ -29,7 +29,14 @@ from textual.widgets import Input, Static
 
 from mafa_cli.ui import Text
 from mafa_cli.watch.actions import Actions, Event, NodeDetail, Service
-from mafa_cli.watch.layout import KEYS, ViewState, is_gone, screen, visible_receivers
+from mafa_cli.watch.layout import (
+    KEYS,
+    ViewState,
+    good_reads,
+    is_gone,
+    screen,
+    visible_receivers,
+)
 from mafa_cli.watch.palette import SlotBook
 from mafa_cli.watch.snapshot import History, Snapshot
 
@@ -186,6 +193,8 @@ class Dashboard(App[int]):
             return
         finally:
             self._reading = False
+        before = self.snapshot.read_at if self.snapshot is not None else {}
+        snapshot = replace(snapshot, read_at=good_reads(before, snapshot))  # the footer's ages
         self.snapshot = snapshot
         self.history.add(snapshot)
         self._load_started = None  # the reading now says whether a load runs

@@ -33,7 +33,15 @@ from mafa_cli.watch.snapshot import History, Ledger, ReceiverRow, SenderRow, Sna
 GRID_FROM = 120  # columns
 CHART_LINES = 9  # a chart's full height: title, 7 plot lines, time axis
 CHART_MIN = 4
-SOURCES = ("queue", "database", "sessions", "containers", "balancer", "load")
+# Each source's panel name in Snapshot.stale, and its name in the footer.
+SOURCES = {
+    "queue": "queue",
+    "database": "db",
+    "sessions": "redis",
+    "containers": "docker",
+    "balancer": "haproxy",
+    "load": "load",
+}
 DEPTH_COLOUR = "cyan"
 RATE_SERIES = (("publish", "green"), ("deliver", "blue"), ("redeliver", "yellow"))
 GONE_STYLE = "dim"
@@ -244,12 +252,14 @@ def footer(snapshot: Snapshot, state: ViewState, width: int) -> Lines:
     if width < 110:
         keys = [f"{k} {short}" for k, short, _, _ in KEYS if short]
     ages: list[str | Text] = [f"every {state.interval_s:g}s"]
-    for source in SOURCES:
-        if source in snapshot.stale:
-            ages.append(Text(f"{source} stale", style="bold yellow"))
-        elif source in snapshot.read_at:
+    for source, label in SOURCES.items():
+        if source in snapshot.read_at:
             seconds = (snapshot.taken_at - snapshot.read_at[source]).total_seconds()
-            ages.append(f"{source} {_age(max(0.0, seconds))}")
+            age = _age(max(0.0, seconds))
+            stale = source in snapshot.stale
+            ages.append(Text(f"{label} {age}", style="bold yellow" if stale else ""))
+        elif source in snapshot.stale:
+            ages.append(Text(f"{label} never", style="bold yellow"))
     if len(ages) == 1:
         ages.append(f"read {snapshot.taken_at:%H:%M:%S}")
     return [fit(keys, width, "  "), fit(ages, width, " · ")]
@@ -397,6 +407,13 @@ def assign_slots(snapshot: Snapshot, slots: SlotBook) -> SlotBook:
     for node, claimed in live:
         slots.slot(node, claimed)
     return slots
+
+
+def good_reads(before: dict[str, datetime], snapshot: Snapshot) -> dict[str, datetime]:
+    """When each source last read well: this snapshot's time for every source it does not mark
+    stale, the earlier time for those it does (a collector's own `read_at` wins)."""
+    fresh = {source: snapshot.taken_at for source in SOURCES if source not in snapshot.stale}
+    return {**before, **fresh, **snapshot.read_at}
 
 
 def visible_receivers(snapshot: Snapshot, state: ViewState) -> list[str]:

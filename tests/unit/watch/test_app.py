@@ -247,6 +247,7 @@ def test_textual_shows_the_layout_unwrapped_at_80x24() -> None:
         shown = screen_text(app).splitlines()
         assert [line.rstrip() for line in shown] == [line.plain.rstrip() for line in app.lines()]
         assert len(shown) == 24
+        assert shown[-1].startswith("every 0.05s · queue 0s · db 0s · redis 0s")
 
     drive(scenario, size=(80, 24), receivers=30, gone=2, faults=8)
 

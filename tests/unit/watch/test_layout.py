@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from rich.console import Console
 
-from mafa_cli.watch.layout import ViewState, in_transit, screen
+from mafa_cli.watch.layout import ViewState, good_reads, in_transit, screen
 from mafa_cli.watch.snapshot import History, Ledger, QueueFigures, Snapshot
 from tests.unit.watch.fakes import NOW, stack_snapshot
 
@@ -124,3 +124,21 @@ def test_any_size_any_stack_gives_the_terminals_lines(
         )
         assert len(lines) == height
         assert all(line.cell_len <= width for line in lines)
+
+
+def test_footer_gives_each_sources_age_and_marks_the_stale_ones() -> None:
+    first = stack_snapshot()
+    reads = good_reads({}, first)
+    later = Snapshot(
+        **{
+            **first.__dict__,
+            "taken_at": NOW + timedelta(seconds=7),
+            "stale": {"queue": "ConnectionError: rabbitmq is not running"},
+        }
+    )
+    reads = good_reads(reads, later)
+    assert reads["queue"] == NOW  # its last good read
+    assert reads["database"] == NOW + timedelta(seconds=7)
+    shown_later = Snapshot(**{**later.__dict__, "read_at": reads})
+    footer = screen(shown_later, History(), ViewState(), 80, 24)[-1].plain
+    assert footer == "every 1s · queue 7s · db 0s · redis 0s · docker 0s · haproxy 0s · load 0s"
