@@ -28,7 +28,7 @@ from mafa_cli.ui import Text
 from mafa_cli.watch.actions import Event
 from mafa_cli.watch.chart import line_chart
 from mafa_cli.watch.palette import SlotBook
-from mafa_cli.watch.snapshot import History, Ledger, ReceiverRow, SenderRow, Snapshot
+from mafa_cli.watch.snapshot import History, LiveBalance, ReceiverRow, SenderRow, Snapshot
 
 GRID_FROM = 120  # columns
 CHART_LINES = 9  # a chart's full height: title, 7 plot lines, time axis
@@ -79,7 +79,7 @@ class ViewState:
     message: str = ""  # the last action's outcome
 
 
-def in_transit(ledger: Ledger) -> int:
+def in_transit(ledger: LiveBalance) -> int:
     """Accepted messages not yet seen queued, in flight, processed or parked. Never negative:
     the broker and the database are read moments apart, so a message can be counted by both
     (queued and processed) for one refresh; that is not a negative number of messages."""

@@ -62,6 +62,7 @@ LIBRARY_HOMES = {
     "typer": {"mafa_cli.cli", "mafa_cli.options"},
     "docker": {"mafa_cli.engine.local"},
     "rich": {"mafa_cli.ui"},
+    "textual": {"mafa_cli.watch.app"},
     "matplotlib": {"mafa_cli.report"},
     "yaml": {"mafa_cli.stack.compose_model"},
     "locust": {"mafa_cli.load.locustfile"},

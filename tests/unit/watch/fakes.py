@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from mafa_cli.watch.actions import Attempt, Event, NodeDetail, Service
 from mafa_cli.watch.snapshot import (
     ContainerRow,
-    Ledger,
+    LiveBalance,
     LoadFigures,
     QueueFigures,
     ReceiverRow,
@@ -64,7 +64,7 @@ def stack_snapshot(
         receivers=rows,
         senders=tuple(sender(i) for i in range(senders)),
         active_sessions=17,
-        ledger=Ledger(2223, 2221, 15, 3, 2, at_rest=False),
+        ledger=LiveBalance(2223, 2221, 15, 3, 2, at_rest=False),
         containers=containers,
         load=LoadFigures("run-1", 20, 55.2, 3, 4000, 120.0) if load else None,
         faults=tuple(

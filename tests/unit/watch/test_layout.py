@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from mafa_cli.watch.layout import ViewState, good_reads, in_transit, screen
-from mafa_cli.watch.snapshot import History, Ledger, QueueFigures, Snapshot
+from mafa_cli.watch.snapshot import History, LiveBalance, QueueFigures, Snapshot
 from tests.unit.watch.fakes import NOW, stack_snapshot
 
 
@@ -108,8 +108,8 @@ def test_selection_scrolls_the_rows_and_filter_narrows_them() -> None:
 
 def test_in_transit_is_never_negative() -> None:
     # Counted by the broker (queued) and the database (processed) in the same refresh.
-    assert in_transit(Ledger(100, 95, 16, 0, 0, at_rest=False)) == 0
-    assert in_transit(Ledger(100, 90, 5, 3, 0, at_rest=False)) == 2
+    assert in_transit(LiveBalance(100, 95, 16, 0, 0, at_rest=False)) == 0
+    assert in_transit(LiveBalance(100, 90, 5, 3, 0, at_rest=False)) == 2
 
 
 @pytest.mark.parametrize(("width", "height"), [(40, 10), (60, 15), (100, 30), (220, 70)])

@@ -188,7 +188,7 @@ def test_sparkline() -> None:
 
 
 def test_gone_nodes_are_marked_and_in_transit_is_never_negative() -> None:
-    text = text_of(snapshot(ledger=Ledger(100, 95, 16, 0, 0, at_rest=False)), 120)
+    text = text_of(snapshot(ledger=LiveBalance(100, 95, 16, 0, 0, at_rest=False)), 120)
     assert row(text, "receiver-bbbb2222†")[1] == "demo-receiver-2"  # its container exited
     assert row(text, "receiver-aaaa1111")[0] == "receiver-aaaa1111"
     assert "(+0 in transit)" in text  # counted by broker and database at once: not -11
