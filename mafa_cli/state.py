@@ -63,6 +63,7 @@ class RunningLoad:
     run_id: str
     pid: int
     report_dir: Path
+    control_port: int | None = None  # locust's web API on 127.0.0.1, when users can change live
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,13 @@ class ProjectState:
         if not self.load_file.exists():
             return None
         data = json.loads(self.load_file.read_text())
-        load = RunningLoad(str(data["run_id"]), int(data["pid"]), Path(data["report_dir"]))
+        port = data.get("control_port")
+        load = RunningLoad(
+            str(data["run_id"]),
+            int(data["pid"]),
+            Path(data["report_dir"]),
+            None if port is None else int(port),
+        )
         try:
             os.kill(load.pid, 0)
         except OSError:
@@ -154,7 +161,12 @@ class ProjectState:
         """False when the project is unknown here (a load at a URL of someone else's stack)."""
         if not self.exists():
             return False
-        data = {"run_id": load.run_id, "pid": load.pid, "report_dir": str(load.report_dir)}
+        data = {
+            "run_id": load.run_id,
+            "pid": load.pid,
+            "report_dir": str(load.report_dir),
+            "control_port": load.control_port,
+        }
         self.load_file.write_text(json.dumps(data))
         return True
 

@@ -4,6 +4,7 @@ runs, for the live view, and once more at the end for the summary and the thresh
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +50,11 @@ class LoadSettings:
     run_id: str
     project: str | None = None  # when set, `mafa watch -p PROJECT` shows this run
     think_time: str = "0.5-2"  # seconds a user waits between actions; "0" for a closed loop
+    # When set, locust serves its web API on 127.0.0.1:control_port instead of running headless,
+    # so `set_users` can change the users of the running test (what `]` and `[` in the dashboard
+    # do). Its own API, not a shape reading a file: locust then spawns and stops users itself,
+    # at the spawn rate, in standalone and distributed mode alike.
+    control_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,9 +114,14 @@ def _free_port() -> int:
 def _commands(settings: LoadSettings) -> list[list[str]]:
     base = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--loglevel", "WARNING"]
     csv_prefix = str(settings.report_dir / PREFIX)
+    if settings.control_port is None:
+        mode = ["--headless"]
+    else:  # the web API on the loopback only; autostart runs the test as --headless would
+        mode = ["--autostart", "--autoquit", "0", "--web-host", "127.0.0.1"]
+        mode += ["--web-port", str(settings.control_port)]
     head = [
         *base,
-        "--headless",
+        *mode,
         "--host",
         settings.host,
         "--users",
@@ -150,6 +162,24 @@ def _commands(settings: LoadSettings) -> list[list[str]]:
     return [master] + [worker] * settings.workers
 
 
+def free_port() -> int:
+    """A port for a locust web API (`LoadSettings.control_port`)."""
+    return _free_port()
+
+
+def set_users(control_port: int, users: int, spawn_rate: float) -> None:
+    """Change the users of the test running under the locust web API on `control_port`."""
+    form = urllib.parse.urlencode({"user_count": users, "spawn_rate": f"{spawn_rate:g}"})
+    url = f"http://127.0.0.1:{control_port}/swarm"
+    try:
+        with urllib.request.urlopen(url, data=form.encode(), timeout=5) as answer:
+            reply = json.loads(answer.read() or b"{}")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise MafaError(f"the load did not take the new user count: {exc}") from None
+    if not reply.get("success", False):
+        raise MafaError(f"locust refused {users} users: {reply.get('message', reply)}")
+
+
 def _environment(settings: LoadSettings) -> dict[str, str]:
     return {
         **os.environ,
@@ -178,7 +208,9 @@ def _announce(settings: LoadSettings) -> ProjectState | None:
     if settings.project is None:
         return None
     state = ProjectState(settings.project)
-    running = RunningLoad(settings.run_id, os.getpid(), settings.report_dir.resolve())
+    running = RunningLoad(
+        settings.run_id, os.getpid(), settings.report_dir.resolve(), settings.control_port
+    )
     return state if state.announce_load(running) else None
 
 
