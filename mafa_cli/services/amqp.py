@@ -74,6 +74,47 @@ def declare_topology(channel: Any, delivery_limit: int) -> None:
     )
 
 
+class QueueProbe:
+    """Ready messages and consumers of queues as the broker has them now, by a passive declare
+    (the management API only updates its figures every 5 s). One connection, kept and reopened
+    after a break; one reader at a time (pika is not thread-safe). Used by `mafa watch`."""
+
+    def __init__(self, host: str, port: int, user: str, password: str) -> None:
+        self._parameters = pika.ConnectionParameters(
+            host=host,
+            port=port,
+            credentials=pika.PlainCredentials(user, password),
+            connection_attempts=1,
+            socket_timeout=2,
+            blocked_connection_timeout=2,
+            client_properties={"connection_name": "mafa-watch"},
+        )
+        self._connection: Any = None
+        self._channel: Any = None
+
+    def read(self, queues: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+        """Queue -> (ready messages, consumers)."""
+        try:
+            if self._channel is None or not self._channel.is_open:
+                self.close()
+                self._connection = pika.BlockingConnection(self._parameters)
+                self._channel = self._connection.channel()
+            found = {}
+            for name in queues:
+                ok = self._channel.queue_declare(name, passive=True).method
+                found[name] = (int(ok.message_count), int(ok.consumer_count))
+            return found
+        except _BROKEN as exc:
+            self.close()
+            raise BrokerUnavailable(f"cannot read the queues: {exc!r}") from None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(*_BROKEN):
+                self._connection.close()
+        self._connection = self._channel = None
+
+
 class Publisher:
     """Publishes persistent messages with publisher confirms and `mandatory`: `publish` returns
     only once the broker has taken responsibility for the message."""

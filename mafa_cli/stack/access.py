@@ -19,6 +19,7 @@ from typing import Any, Self
 
 from mafa_cli.engine.protocol import Engine, Replica, connect_engine
 from mafa_cli.errors import NotFound
+from mafa_cli.services.amqp import QueueProbe
 from mafa_cli.services.db import Database
 from mafa_cli.services.names import DEAD_LETTER_QUEUE, WORK_QUEUE
 from mafa_cli.services.sessions import SessionCounts, connect
@@ -43,6 +44,7 @@ class StackClient:
         self._forwards: dict[tuple[str, int], Forward] = {}
         self._db: Database | None = None
         self._sessions: SessionCounts | None = None
+        self._probe: QueueProbe | None = None
 
     def refresh(self) -> list[Replica]:
         """The project's containers."""
@@ -116,6 +118,14 @@ class StackClient:
     def queue(self, name: str = WORK_QUEUE) -> dict[str, Any]:
         return dict(self.rabbit(f"queues/%2F/{name}"))
 
+    def queue_depths(self) -> dict[str, tuple[int, int]]:
+        """Work and dead-letter queue -> (ready messages, consumers), exact at this moment (a
+        passive declare over AMQP, through a forward like the other parts)."""
+        if self._probe is None:
+            host, port = self.endpoint("rabbitmq", 5672)
+            self._probe = QueueProbe(host, port, "mafa", self._secrets["MAFA_RABBITMQ_PASSWORD"])
+        return self._probe.read((WORK_QUEUE, DEAD_LETTER_QUEUE))
+
     def dead_lettered(self, limit: int = 1_000_000) -> dict[str, str]:
         """Message id -> why it was dead-lettered, for every message in the dead-letter queue
         (read and put back: that queue has no delivery limit, so nothing moves)."""
@@ -142,6 +152,9 @@ class StackClient:
         self.close()
 
     def close(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
         if self._db is not None:
             self._db.close()
             self._db = None

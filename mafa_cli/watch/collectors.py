@@ -67,6 +67,11 @@ class Collector:
         self._changed_at = datetime.now(UTC)
         self._queue_readings: deque[tuple[datetime, QueueFigures]] = deque(maxlen=30)
 
+    @property
+    def client(self) -> StackClient:
+        """The way into the stack, shared with the dashboard's actions."""
+        return self._client
+
     def close(self) -> None:
         self._client.close()
 
@@ -128,16 +133,18 @@ class Collector:
         # At rest: nothing queued, and no message accepted or processed for longer than the
         # broker's figures lag (they are aggregated in 5 s samples): only then do the database's
         # and the broker's figures describe the same moment, and `lost` can be claimed.
-        at_rest = (
-            not {"queue", "database"} & stale.keys()
-            and queue.total == 0
-            and (now - self._changed_at).total_seconds() >= REST_AFTER_S
-        )
+        read_both = not {"queue", "database"} & stale.keys()
+        quiet = queue.total == 0 and (now - self._changed_at).total_seconds() >= REST_AFTER_S
+        # Or balanced now: nothing ready (read exactly over AMQP) and every accepted message
+        # processed or parked, so nothing can be in flight whatever the sampled unacked says.
+        # A quiet stack is then at rest at its first reading: `--once` answers at once.
+        balanced = queue.ready == 0 and accepted == processed + queue.dead_letters
+        at_rest = read_both and (quiet or balanced)
         ledger = LiveBalance(
             accepted=accepted,
             processed=processed,
             in_queue=queue.ready,
-            in_flight=queue.unacked,
+            in_flight=0 if read_both and balanced else queue.unacked,
             parked=queue.dead_letters,
             at_rest=at_rest,
         )
@@ -170,13 +177,23 @@ class Collector:
         return parse.with_rates(queue, base[1] if elapsed > 0 else None, elapsed)
 
     def _read_queue(self) -> tuple[QueueFigures, dict[str, int]]:
+        """Totals (for rates) and per-node unacked counts from the management API; the queue's
+        depth and consumers exact from AMQP, so the depth chart moves at every refresh."""
         work = self._client.queue(WORK_QUEUE)
         dead = self._client.queue(DEAD_LETTER_QUEUE)
         connections = self._client.rabbit("connections?columns=name,client_properties")
         channels = self._client.rabbit(
             "channels?columns=connection_details,messages_unacknowledged"
         )
-        return parse.queue_figures(work, dead), parse.unacked_by_node(connections, channels)
+        figures = parse.queue_figures(work, dead)
+        depths = self._client.queue_depths()
+        figures = replace(
+            figures,
+            ready=depths[WORK_QUEUE][0],
+            consumers=depths[WORK_QUEUE][1],
+            dead_letters=depths[DEAD_LETTER_QUEUE][0],
+        )
+        return figures, parse.unacked_by_node(connections, channels)
 
     def _read_nodes(self) -> tuple[list[ReceiverRow], list[tuple[str, str | None, int]]]:
         with self._client.database().transaction() as cur:

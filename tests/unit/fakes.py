@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from mafa_cli.engine.protocol import Replica
 from mafa_cli.errors import MafaError, NotFound
+from mafa_cli.services.names import DEAD_LETTER_QUEUE, WORK_QUEUE
 from mafa_cli.stack.compose_model import Service
 from mafa_cli.stack.forward import FRAME_HEADER
 
@@ -289,6 +290,16 @@ class FakeStackClient:
     def queue(self, name: str = "messages") -> dict[str, Any]:
         self._check("queue")
         return self.queues.get(name, {})
+
+    def queue_depths(self) -> dict[str, tuple[int, int]]:
+        """What a passive declare answers: the queues' ready messages and consumers."""
+        self._check("queue")
+        depths = {}
+        for name in (WORK_QUEUE, DEAD_LETTER_QUEUE):
+            figures = self.queues.get(name, {})
+            ready = figures.get("messages_ready", figures.get("messages", 0))
+            depths[name] = (int(ready or 0), int(figures.get("consumers") or 0))
+        return depths
 
     def rabbit(self, path: str, body: Any = None) -> Any:
         self._check("queue")
