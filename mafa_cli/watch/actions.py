@@ -53,7 +53,7 @@ class Attempt:
     at: datetime
     message_id: str
     attempt: int
-    outcome: str  # ok, failed, interrupted
+    outcome: str  # processed, duplicate, failed, interrupted (receiver.attempts)
     duration_ms: float
     next_node: str | None = None  # for a failed attempt: the node that got the message next
 

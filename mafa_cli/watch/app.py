@@ -74,7 +74,7 @@ def detail_text(detail: NodeDetail) -> Text:
         text.append(f"its failed messages went next to: {went}\n")
     text.append("\nrecent attempts\n", style="bold")
     for a in detail.attempts[-DETAIL_ATTEMPTS:]:
-        style = "green" if a.outcome == "ok" else "red"
+        style = "green" if a.outcome in ("processed", "duplicate") else "red"
         text.append(f"  {a.at:%H:%M:%S} {a.message_id[:8]} #{a.attempt} ")
         text.append(f"{a.outcome:<11}", style=style)
         text.append(f" {a.duration_ms:>7,.0f} ms")

@@ -325,7 +325,8 @@ def node_panel(
     max_rows: int,
 ) -> Lines:
     """Title, heading and at most `max_rows` rows (a "+N more" line when some are left out,
-    the rows scrolled to keep the selection in view). Gone nodes: dimmed, marked "gone"."""
+    the rows scrolled to keep the selection in view). Gone nodes: dimmed, marked † and "gone";
+    nodes killed from the dashboard and running again: marked ✗."""
     names = [r.node for r in rows]
     name_w = min(24, max([len(n) for n in names] + [4])) + 2  # + selection mark and gone mark
     seen_w = 5
@@ -334,6 +335,8 @@ def node_panel(
         shown_columns.pop()
     shown_columns.sort(key=list(columns).index)
     gone = [is_gone(r.container, snapshot) for r in rows]
+    # Killed from this dashboard: marked even when the engine has restarted its container.
+    killed = {e.target for e in state.events if e.kind == "kill" and not e.failed}
     live = len(rows) - sum(gone)
     head = Text(title, style="bold")
     pieces: list[str | Text] = [head, f"{live} live"]
@@ -364,7 +367,10 @@ def node_panel(
         style = GONE_STYLE if gone[i] else slots.colour(name, row.slot)
         line = Text(mark, no_wrap=True, style="reverse" if selected else "")
         line.append(f"{label:<{name_w - 2}}", style=style)
-        line.append("†" if gone[i] else " ", style=GONE_STYLE)
+        if gone[i]:
+            line.append("†", style=GONE_STYLE)
+        else:
+            line.append("✗" if name in killed else " ", style="bold red")
         for column in shown_columns:
             line.append(f" {column.cell(row):>{column.width}}", style=GONE_STYLE if gone[i] else "")
         seen = "gone" if gone[i] else _seen(row, snapshot)

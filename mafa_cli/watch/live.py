@@ -24,6 +24,10 @@ def _record(path: Path | None, snapshot: Snapshot) -> None:
         out.write(json.dumps(snapshot.to_json(), separators=(",", ":")) + "\n")
 
 
+def _at_rest(snapshot: Snapshot) -> bool:
+    return snapshot.ledger is not None and snapshot.ledger.at_rest
+
+
 def check_record_path(path: Path | None) -> None:
     if path is None:
         return
@@ -48,9 +52,11 @@ def watch(
     stop_on_interrupt: bool = True,
     svg: Path | None = None,
     collector: Collector | None = None,
+    interactive: bool = True,
 ) -> Snapshot:
     """Run until Ctrl-C (or `duration_s`, or after one snapshot with `once`); return the last.
-    With `stop_on_interrupt` False, Ctrl-C is raised to the caller instead."""
+    With `stop_on_interrupt` False, Ctrl-C is raised to the caller instead. On a terminal (and
+    `interactive`), the dashboard you drive with keys; else plain lines, or JSON lines."""
     if not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
         raise UsageError(f"--interval {interval_s:g}s is out of range", hint="use 200ms..1h")
     if svg is not None and not once:
@@ -62,14 +68,15 @@ def watch(
         if once:
             # Readings for a few seconds: rates and CPU shares compare samples taken seconds
             # apart (the broker's totals move in 5 s steps), and "lost" is only claimed at rest,
-            # once nothing has moved for longer than that. A quiet stack answers sooner.
+            # once nothing has moved for longer than that. A quiet stack (everything accepted
+            # is processed or parked, nothing queued) is at rest at once and answers at once.
             snapshot = collector.collect()
             history.add(snapshot)
-            for _ in range(ONCE_READINGS):
+            for _ in range(ONCE_READINGS if not _at_rest(snapshot) else 0):
                 time.sleep(1.0)
                 snapshot = collector.collect()
                 history.add(snapshot)
-                if snapshot.ledger is not None and snapshot.ledger.at_rest:
+                if _at_rest(snapshot):
                     break
             _record(record, snapshot)
             if as_json:
@@ -79,6 +86,8 @@ def watch(
             if svg is not None:
                 save_svg(render(snapshot, history, SVG_WIDTH), svg, f"mafa watch · {project}")
             return snapshot
+        if out.is_terminal and not as_json and duration_s is None and interactive:
+            return _drive(project, collector, interval_s, record)
         started = time.monotonic()
         live = Live(console=out, auto_refresh=False, screen=False) if out.is_terminal else None
         if live is not None:
@@ -107,3 +116,24 @@ def watch(
                 live.stop()
     finally:
         collector.close()
+
+
+def _drive(project: str, collector: Collector, interval_s: float, record: Path | None) -> Snapshot:
+    """The interactive dashboard (Textual, imported only here: `mafa --help` stays fast)."""
+    from mafa_cli.watch.app import run
+    from mafa_cli.watch.control import StackActions
+
+    last: list[Snapshot] = []
+
+    def next_snapshot() -> Snapshot:
+        snapshot = collector.collect()
+        _record(record, snapshot)
+        last[:] = [snapshot]
+        return snapshot
+
+    actions = StackActions(project, collector.client)
+    try:
+        run(next_snapshot, actions, interval_s)
+    finally:
+        actions.close()
+    return last[0] if last else collector.collect()
