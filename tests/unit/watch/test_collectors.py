@@ -200,3 +200,29 @@ def test_resource_samplers_keep_the_latest_sample() -> None:
     while samplers.latest(ids["sender-1"]) is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert samplers.latest(ids["sender-1"]) is not None
+
+
+def test_a_balanced_stack_is_at_rest_at_its_first_reading() -> None:
+    """Nothing ready (read exactly over AMQP) and accepted == processed + parked: at rest at
+    once, in flight 0 whatever the management API's sampled unacked says (--once answers fast)."""
+    engine = FakeEngine()
+    client = client_with_figures(engine, stack(engine))
+    client.queues["messages"] = {"messages_ready": 0, "messages_unacknowledged": 3}
+    client.queues["messages.dead"] = {"messages": 8}  # 30 + 18 accepted = 40 processed + 8
+    snapshot = Collector("fake", client).collect()  # type: ignore[arg-type]
+    assert snapshot.ledger is not None
+    assert (snapshot.ledger.at_rest, snapshot.ledger.in_flight, snapshot.ledger.lost) == (
+        True,
+        0,
+        0,
+    )
+
+
+def test_an_unbalanced_stack_is_not_at_rest_at_once() -> None:
+    engine = FakeEngine()
+    client = client_with_figures(engine, stack(engine))
+    client.queues["messages"] = {"messages_ready": 0, "messages_unacknowledged": 0}
+    snapshot = Collector("fake", client).collect()  # type: ignore[arg-type]
+    assert snapshot.ledger is not None
+    assert snapshot.ledger.at_rest is False  # 48 accepted, 41 accounted: moving, or lost
+    assert snapshot.ledger.lost is None

@@ -1,0 +1,52 @@
+"""The locust command lines the runner builds (pure): headless, or with its web API on the
+loopback so the users of a running test can change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mafa_cli.load.runner import LoadSettings, _commands
+
+
+def settings(**changes: object) -> LoadSettings:
+    values: dict[str, object] = {
+        "host": "http://127.0.0.1:8080",
+        "users": 5,
+        "spawn_rate": 2.0,
+        "duration_s": 60.0,
+        "rate": None,
+        "shape": None,
+        "report_dir": Path("/tmp/r"),
+        "max_fail_ratio": None,
+        "max_p95_ms": None,
+        "workers": 0,
+        "message_bytes": 64,
+        "weights": "",
+        "run_id": "run-x",
+    }
+    values.update(changes)
+    return LoadSettings(**values)  # type: ignore[arg-type]
+
+
+def test_a_plain_run_is_headless_with_no_web_api() -> None:
+    (command,) = _commands(settings())
+    assert "--headless" in command
+    assert "--web-port" not in command
+    assert "--autostart" not in command
+
+
+def test_a_controlled_run_serves_its_api_on_the_loopback_and_quits_at_its_end() -> None:
+    (command,) = _commands(settings(control_port=43210))
+    assert "--headless" not in command
+    assert command[command.index("--web-host") + 1] == "127.0.0.1"
+    assert command[command.index("--web-port") + 1] == "43210"
+    assert "--autostart" in command
+    assert command[command.index("--autoquit") + 1] == "0"
+    assert command[command.index("--run-time") + 1] == "60s"
+
+
+def test_a_controlled_distributed_run_serves_the_api_on_the_master_only() -> None:
+    master, worker = _commands(settings(control_port=43210, workers=1))
+    assert "--web-port" in master
+    assert "--master" in master
+    assert "--web-port" not in worker
