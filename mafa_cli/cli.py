@@ -321,6 +321,8 @@ def watch(
 ) -> None:
     """The live dashboard: queue, receivers, senders, sessions, ledger, containers, load.
 
+    On a terminal you drive it with keys (? lists them: scale, kill, restart the broker, start a
+    load and change its users, node detail, q quits); without one, one plain line a refresh.
     Example: mafa watch --interval 2s --record run.jsonl
     """
     from mafa_cli import ui

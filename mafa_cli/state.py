@@ -175,8 +175,10 @@ class ProjectState:
 
     # events ----------------------------------------------------------------------------------
 
-    def record_event(self, action: str, target: str) -> Event:
-        event = Event(datetime.now(UTC).isoformat(timespec="seconds"), action, target)
+    def record_event(self, action: str, target: str, at: datetime | None = None) -> Event:
+        """Append an event; `at` when it happened (default: now)."""
+        when = (at or datetime.now(UTC)).astimezone(UTC)
+        event = Event(when.isoformat(timespec="seconds"), action, target)
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with self.events_file.open("a", encoding="utf-8") as out:
             out.write(json.dumps({"at": event.at, "action": event.action, "target": event.target}))

@@ -186,4 +186,5 @@ class StackActions:
 
     def record(self, event: Event) -> None:
         target = " ".join(p for p in (event.target, event.detail) if p)
-        self._state.record_event(event.kind, target + (" FAILED" if event.failed else ""))
+        outcome = " FAILED" if event.failed else ""
+        self._state.record_event(event.kind, target + outcome, at=event.at)

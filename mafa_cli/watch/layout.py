@@ -227,14 +227,16 @@ def rates_chart(history: History, now: datetime, lines: int, width: int, window:
 def event_lines(snapshot: Snapshot, state: ViewState, width: int, rows: int) -> Lines:
     """Faults (chaos) and the dashboard's actions, newest last, the newest `rows` of them."""
     entries: list[tuple[str, str, str]] = []
+    # Once recorded, the stream holds the dashboard's own actions too: each shows once, in the
+    # dashboard's colours (matched by time to the second and text).
+    own = {(at[:19], what) for at, _, what in (e.line().partition(" ") for e in state.events)}
     for fault in snapshot.faults:
         at, _, what = fault.partition(" ")
-        entries.append((at, what, "magenta"))
-    recorded = set(snapshot.faults)
+        if (at[:19], what) not in own:
+            entries.append((at, what, "magenta"))
     for event in state.events:
-        if event.line() not in recorded:  # once wired, the stream holds both: show one
-            at, _, what = event.line().partition(" ")
-            entries.append((at, what, "red" if event.failed else "cyan"))
+        at, _, what = event.line().partition(" ")
+        entries.append((at, what, "red" if event.failed else "cyan"))
     entries.sort(key=lambda entry: entry[0])
     shown = entries[-rows:] if rows > 0 else []
     title = Text("events", style="bold")

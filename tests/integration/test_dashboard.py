@@ -10,6 +10,7 @@ load (the load panel moves), `]` and `[` change its users live, `l` stops it, `q
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,8 +51,15 @@ async def until(
         await pilot.pause(0.25)
 
 
-def node_line(app: Dashboard, node: str) -> str:
-    return next((line for line in screen_text(app).splitlines() if node in line), "")
+def marked(app: Dashboard, node: str) -> bool:
+    """The node's row carries † (its container gone) or ✗ (killed here, running again)."""
+    return re.search(rf"{re.escape(node)}\s*[†✗]", shown(app)) is not None
+
+
+def shown(app: Dashboard) -> str:
+    """The screen's text now; kept on the app for the failure report."""
+    app.last_screen = screen_text(app)  # type: ignore[attr-defined]
+    return app.last_screen  # type: ignore[attr-defined,no-any-return]
 
 
 def test_keys_drive_a_real_stack(
@@ -77,11 +85,11 @@ def test_keys_drive_a_real_stack(
 
     async def scenario() -> None:
         async with app.run_test(size=(160, 50)) as pilot:
-            await until(pilot, lambda: "receivers · 2 live" in screen_text(app), "2 receivers")
+            await until(pilot, lambda: "receivers · 2 live" in shown(app), "2 receivers")
 
             await pilot.press("plus")
             await until(pilot, lambda: running_receivers() == 3, "the engine's third receiver")
-            await until(pilot, lambda: "receivers · 3 live" in screen_text(app), "3 on screen")
+            await until(pilot, lambda: "receivers · 3 live" in shown(app), "3 on screen")
             await until(pilot, lambda: recorded("scale"), "the scale's event")  # after readiness
             assert recorded("scale") == ["receiver 2 -> 3"]
 
@@ -93,7 +101,7 @@ def test_keys_drive_a_real_stack(
             assert recorded("kill") == [f"{victim} SIGKILL"]
             await until(
                 pilot,
-                lambda: "✗" in node_line(app, victim) or "†" in node_line(app, victim),
+                lambda: marked(app, victim),
                 f"{victim}'s row marked",
             )
 
@@ -104,6 +112,10 @@ def test_keys_drive_a_real_stack(
                 lambda: app.snapshot and app.snapshot.load and app.snapshot.load.requests > 0,
                 "the load panel to move",
             )
+            ARTIFACTS.mkdir(
+                exist_ok=True
+            )  # the README's picture (docs/dashboard.svg) comes from here
+            app.save_screenshot("dashboard-160x50.svg", str(ARTIFACTS))
             more = FIRST_USERS + USERS_STEP
             await pilot.press("right_square_bracket")
             await until(pilot, lambda: load_users() == more, f"{more} users")
@@ -120,6 +132,10 @@ def test_keys_drive_a_real_stack(
 
     try:
         asyncio.run(scenario())
+    except AssertionError:  # the screen as it was, to see why
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "dashboard-pilot-failed.txt").write_text(getattr(app, "last_screen", ""))
+        raise
     finally:
         actions.close()
         collector.close()

@@ -142,3 +142,21 @@ def test_footer_gives_each_sources_age_and_marks_the_stale_ones() -> None:
     shown_later = Snapshot(**{**later.__dict__, "read_at": reads})
     footer = screen(shown_later, History(), ViewState(), 80, 24)[-1].plain
     assert footer == "every 1s · queue 7s · db 0s · redis 0s · docker 0s · haproxy 0s · load 0s"
+
+
+def test_an_action_recorded_in_the_stream_shows_once_and_its_row_is_marked() -> None:
+    """The dashboard keeps its own actions and reads them back from the event stream: one line
+    each. A receiver killed from here and running again carries ✗."""
+    from mafa_cli.watch.actions import Event
+    from mafa_cli.watch.layout import event_lines
+    from mafa_cli.watch.palette import SlotBook
+
+    kill = Event(NOW + timedelta(microseconds=300), "kill", "receiver-0001beef", "SIGKILL")
+    recorded = f"{NOW.isoformat()} kill receiver-0001beef SIGKILL"
+    snapshot = stack_snapshot(receivers=3)
+    snapshot = Snapshot(**{**snapshot.__dict__, "faults": (recorded,)})
+    state = ViewState(events=(kill,))
+    lines = [line.plain for line in event_lines(snapshot, state, 80, 5)]
+    assert lines == ["events", "12:00:00 kill receiver-0001beef SIGKILL"]
+    text = [line.plain for line in screen(snapshot, History(), state, 120, 40, SlotBook())]
+    assert any(re.search(r"receiver-0001beef\s*✗", line) for line in text)
