@@ -100,7 +100,7 @@ class StackActions:
     def start_load(self, users: int) -> None:
         if self._state.running_load() is not None:
             raise ActionFailed("a load is already running for this project")
-        run_id_settings = load_settings(
+        planned = load_settings(
             project=self.project,
             users=users,
             spawn_rate=max(1.0, users * SPAWN_RATE_SHARE),
@@ -116,8 +116,8 @@ class StackActions:
             weights="",
         )
         settings = replace(
-            run_id_settings,
-            report_dir=self._state.dir / "loads" / run_id_settings.run_id,
+            planned,
+            report_dir=self._state.dir / "loads" / planned.run_id,
             control_port=runner.free_port(),
         )
         self._spawn_rate = settings.spawn_rate

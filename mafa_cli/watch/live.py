@@ -52,11 +52,11 @@ def watch(
     stop_on_interrupt: bool = True,
     svg: Path | None = None,
     collector: Collector | None = None,
-    interactive: bool = True,
 ) -> Snapshot:
     """Run until Ctrl-C (or `duration_s`, or after one snapshot with `once`); return the last.
-    With `stop_on_interrupt` False, Ctrl-C is raised to the caller instead. On a terminal (and
-    `interactive`), the dashboard you drive with keys; else plain lines, or JSON lines."""
+    With `stop_on_interrupt` False, Ctrl-C is raised to the caller instead. On a terminal, the
+    dashboard you drive with keys (with a duration, as `mafa demo` runs it, the view only);
+    else plain lines, or JSON lines."""
     if not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
         raise UsageError(f"--interval {interval_s:g}s is out of range", hint="use 200ms..1h")
     if svg is not None and not once:
@@ -86,7 +86,7 @@ def watch(
             if svg is not None:
                 save_svg(render(snapshot, history, SVG_WIDTH), svg, f"mafa watch · {project}")
             return snapshot
-        if out.is_terminal and not as_json and duration_s is None and interactive:
+        if out.is_terminal and not as_json and duration_s is None:  # `mafa demo` gives a duration
             return _drive(project, collector, interval_s, record)
         started = time.monotonic()
         live = Live(console=out, auto_refresh=False, screen=False) if out.is_terminal else None

@@ -66,3 +66,21 @@ def test_bad_watch_settings(
             svg=Path(svg) if svg else None,
             collector=collector,
         )
+
+
+def test_a_terminal_gets_the_dashboard_you_drive_and_json_or_a_duration_do_not(
+    collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driven: list[str] = []
+
+    def drive(project: str, *_: object) -> object:
+        driven.append(project)
+        return collector.collect()
+
+    monkeypatch.setattr(live, "_drive", drive)
+    terminal = ui.Console(file=io.StringIO(), force_terminal=True, width=100)
+    live.watch("fake", terminal, 1.0, False, False, None, collector=collector)
+    assert driven == ["fake"]
+    live.watch("fake", terminal, 1.0, False, True, None, duration_s=0, collector=collector)
+    live.watch("fake", terminal, 1.0, False, False, None, duration_s=0, collector=collector)
+    assert driven == ["fake"], "JSON lines, and mafa demo's timed view, stay as they were"
