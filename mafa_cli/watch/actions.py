@@ -1,10 +1,10 @@
 """What the dashboard can do to the stack, and the record of what it did.
 
-The dashboard only asks; an `Actions` implementation does. The real one (wired after issue 13's
-engine and state work lands) calls stack/operations for scale/kill/restart and load/runner for the
-load, and appends each `Event` to the project's event stream, next to chaos' faults, so `mafa
-report` marks dashboard actions on its time line as it marks faults. Every method may block for
-seconds: the dashboard calls them off its drawing thread.
+The dashboard only asks; an `Actions` implementation does. The real one, watch/control.py, calls
+stack/operations to scale, the engine to kill and restart, load/runner for the load, and appends
+each `Event` to the project's event stream, next to chaos' faults, so `mafa report` marks
+dashboard actions on its time line as it marks faults. Every method may block for seconds: the
+dashboard calls them off its drawing thread.
 """
 
 from __future__ import annotations
