@@ -4,7 +4,8 @@ engine, the project's event stream and the screen are checked afterwards.
 
 One stack for the module (2 senders, 2 receivers, short delays): `+` adds a receiver the
 engine shows, `k` kills the selected one (the event recorded, its row marked), `l` starts a
-load (the load panel moves), `]` and `[` change its users live, `l` stops it, `q` exits 0.
+load (the load panel moves), `]` and `[` change its users live, `l` stops it, `enter` opens
+the selected node's detail from the database, `q` exits 0.
 """
 
 from __future__ import annotations
@@ -128,6 +129,12 @@ def test_keys_drive_a_real_stack(
             await until(pilot, lambda: events.running_load() is None, "locust to finish")
             ARTIFACTS.mkdir(exist_ok=True)
             (ARTIFACTS / "dashboard-pilot-160x50.txt").write_text(screen_text(app))
+
+            await pilot.press("enter")  # the detail of the selected node, from the database
+            await until(pilot, lambda: "recent attempts" in shown(app), "the node's detail")
+            assert "redeliveries it got" in shown(app)
+            await pilot.press("escape")  # any key closes it
+            await until(pilot, lambda: "recent attempts" not in shown(app), "the detail closed")
             await pilot.press("q")
 
     try:
