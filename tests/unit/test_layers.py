@@ -140,6 +140,7 @@ def test_the_services_never_import_the_cli_side(module: str) -> None:
 
 SHARED_WITH_THE_CLI = {
     "mafa_cli.services.names": "queue, exchange, header and schema names",
+    "mafa_cli.services.amqp": "pika's one home: watch reads the queue's depth (QueueProbe)",
     "mafa_cli.services.db": "psycopg's one home: the ledger and watch read the stack's database",
     "mafa_cli.services.sessions": "redis's one home: watch counts the active sessions",
     "mafa_cli.services.settings": "conninfo: the same connection string the services build",
