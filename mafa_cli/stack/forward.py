@@ -28,10 +28,14 @@ FRAME_HEADER = struct.Struct(">BxxxL")
 
 def relay_command(port: int) -> list[str]:
     """The process that carries one connection inside the container: connect to the port, copy
-    stdin to it and it to stdout, and end as soon as either side ends."""
+    stdin to it and it to stdout, and end as soon as either side ends.
+
+    It reaps both copies before it exits. An orphan would be adopted by the container's first
+    process, which is the service itself (PostgreSQL takes the death of a child it did not start
+    for a crashed backend and restarts every connection: looking must never disturb the stack)."""
     script = (
         f"exec 3<>/dev/tcp/127.0.0.1/{int(port)} || exit 1; exec 4<&0; "
-        "cat <&3 & cat <&4 >&3 & wait -n; kill $(jobs -p) 2>/dev/null; exit 0"
+        "cat <&3 & cat <&4 >&3 & wait -n; kill $(jobs -p) 2>/dev/null; wait; exit 0"
     )
     return ["bash", "-c", script]
 

@@ -276,3 +276,24 @@ def test_ledger_of_an_unknown_run_is_not_found(cli_stack: ComposeStack, state: P
     assert unknown.returncode == ExitStatus.NOT_FOUND, unknown.stdout + unknown.stderr
     assert "no message of run 'run-typo'" in unknown.stderr
     assert run_id in unknown.stderr
+
+
+def test_looking_at_the_stack_never_disturbs_it(cli_stack: ComposeStack, state: Path) -> None:
+    """The CLI reads PostgreSQL, Redis, RabbitMQ and HAProxy through relays exec'd in their
+    containers; a relay that left a process behind made PostgreSQL (the container's first
+    process, which adopts it) restart every connection when that process died."""
+    (postgres,) = cli_stack.containers("postgres")
+    since = str(int(time.time()) - 1)
+    for _ in range(4):
+        mafa("ledger", "-p", cli_stack.project, "--json", state=state, check=False)
+        mafa("watch", "-p", cli_stack.project, "--once", "--json", state=state, check=False)
+    time.sleep(2)  # an orphaned relay would be killed by now, and its death logged
+    logs = subprocess.run(
+        ["docker", "logs", "--since", since, postgres["Id"]],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    text = logs.stdout + logs.stderr
+    assert "terminated by signal" not in text
+    assert "automatic recovery" not in text

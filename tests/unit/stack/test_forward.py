@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -133,3 +134,38 @@ def test_a_failing_stream_closes_the_client_connection() -> None:
             assert client.recv(10) == b""
     finally:
         forward.close()
+
+
+ADOPTION_PROBE = """
+import ctypes, os, socket, subprocess, sys, threading, time
+from mafa_cli.stack.forward import relay_command
+
+# Stand in for the container's first process: whatever the relay leaves behind is adopted here.
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+server = socket.create_server(("127.0.0.1", 0))
+kept = []
+threading.Thread(target=lambda: kept.append(server.accept()), daemon=True).start()
+relay = subprocess.run(relay_command(server.getsockname()[1]), input=b"hi", timeout=10)
+time.sleep(0.5)
+adopted = []
+while True:
+    try:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        break
+    if pid == 0:
+        time.sleep(0.1)
+        continue
+    adopted.append(status)
+print(relay.returncode, len(adopted))
+"""
+
+
+def test_the_relay_leaves_no_process_for_the_container_to_adopt() -> None:
+    """The server keeps the connection open, so the relay ends when its input does and must kill
+    its other copy: it reaps it too (PostgreSQL, the container's first process, restarts every
+    connection when an adopted process dies of a signal)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", ADOPTION_PROBE], capture_output=True, text=True, timeout=30
+    )
+    assert probe.stdout.split() == ["0", "0"], probe.stderr
