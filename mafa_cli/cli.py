@@ -78,7 +78,10 @@ def call(action: Callable[[], T]) -> T:
         if _debug["on"]:
             _traceback()
         err.print(f"[bold red]internal error:[/] {type(error).__name__}: {error}")
-        err.print("[yellow]hint:[/] run again with --debug for the traceback, and report it")
+        err.print(
+            "[yellow]hint:[/] run again as `mafa --debug <command> ...` for the traceback, "
+            "and report it"
+        )
         raise typer.Exit(int(ExitStatus.ERROR)) from None
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mafa_cli import resources
-from mafa_cli.errors import UsageError
+from mafa_cli.errors import ConfigError, UsageError
 
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 MAX_REPLICAS = 32  # HAProxy's server-template holds 32 of each (compose/haproxy/haproxy.cfg)
@@ -143,9 +143,10 @@ class UpSettings:
         if self.timeout_s <= 0:
             raise UsageError("--timeout must be positive", hint="seconds, e.g. --timeout 300")
         if not self.compose_file.is_file():
-            raise UsageError(
-                f"compose file {self.compose_file} not found",
-                hint="pass it with -f, or run mafa from a checkout of its repository",
+            what = "is not a file" if self.compose_file.exists() else "not found"
+            raise ConfigError(
+                f"compose file {self.compose_file} {what}",
+                hint="pass a compose file with -f, or leave -f out for the one mafa carries",
             )
 
     @classmethod

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mafa_cli.errors import NotFound
+from mafa_cli.errors import NotFound, UsageError
 from mafa_cli.services.db import Cursor
+from mafa_cli.services.messages import RUN_ID_PATTERN
 from mafa_cli.stack.access import StackClient
 
 COUNTS_SQL = """
@@ -184,7 +185,12 @@ def collect(cur: Cursor, run_id: str | None, parked_ids: set[str], pending: int)
 
 def check_run(cur: Cursor, run_id: str) -> None:
     """A run id no message carries is a typo, not a run that lost nothing: NotFound, with the
-    most recent run ids in the hint."""
+    most recent run ids in the hint. One that no sender would take is a usage error."""
+    if not RUN_ID_PATTERN.match(run_id):
+        raise UsageError(
+            f"{run_id!r} is not a run id",
+            hint="run ids are 1-64 letters, digits and _.:- (mafa load and smoke print theirs)",
+        )
     cur.execute(RUN_EXISTS_SQL, {"run": run_id})
     if (cur.fetchone() or {}).get("found"):
         return

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from mafa_cli import resources
+from mafa_cli.errors import BuildFailed
 
 # Archive path -> the file on disk that goes there.
 ContextFiles = dict[str, Path]
@@ -83,7 +84,7 @@ def directory_context(context: Path) -> ContextFiles:
     return {rel: context / rel for rel in context_files(context)}
 
 
-def app_context() -> ContextFiles:
+def app_context(args: dict[str, str] | None = None) -> ContextFiles:
     """The app image's context from the installed package, with the checkout's layout (what
     compose/app.Dockerfile copies): the Dockerfile, the pinned requirements, the wheels, and
     mafa_cli's __init__.py and services/ (nothing else of the CLI goes into the image)."""
@@ -101,6 +102,14 @@ def app_context() -> ContextFiles:
     for path in sorted(wheels.iterdir()) if wheels.is_dir() else []:
         if path.is_file() and not path.name.startswith("."):
             files[f"compose/wheels/{path.name}"] = path
+    if "--no-index" in (args or {}).get("PIP_ARGS", "") and not any(
+        rel.endswith(".whl") for rel in files
+    ):
+        raise BuildFailed(
+            f"the app image is built offline, but {wheels} holds no wheels",
+            hint="run `mafa images` once (it builds the offline image set and fetches the wheels), "
+            "or point MAFA_WHEELS_DIR at a directory of them",
+        )
     return files
 
 

@@ -91,7 +91,7 @@ def _images(
         if service.build is not None and build is not False:
             spec = service.build
             files = (
-                build_context.app_context()
+                build_context.app_context(dict(spec.args))
                 if build_context.is_package_root(Path(spec.context))
                 else build_context.directory_context(Path(spec.context))
             )

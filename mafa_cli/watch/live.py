@@ -21,8 +21,14 @@ ONCE_SAMPLES_WAIT_S = 0.4  # how long a quiet --once waits for CPU and memory sa
 def _record(path: Path | None, snapshot: Snapshot) -> None:
     if path is None:
         return
-    with path.open("a", encoding="utf-8") as out:
-        out.write(json.dumps(snapshot.to_json(), separators=(",", ":")) + "\n")
+    try:
+        with path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(snapshot.to_json(), separators=(",", ":")) + "\n")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the record to {path}: {exc.strerror}",
+            hint="choose a file you can write, on a disk with room, with --record",
+        ) from None
 
 
 def _at_rest(snapshot: Snapshot) -> bool:

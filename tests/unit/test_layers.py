@@ -144,6 +144,7 @@ SHARED_WITH_THE_CLI = {
     "mafa_cli.services.db": "psycopg's one home: the ledger and watch read the stack's database",
     "mafa_cli.services.sessions": "redis's one home: watch counts the active sessions",
     "mafa_cli.services.settings": "conninfo: the same connection string the services build",
+    "mafa_cli.services.messages": "the run id's format: the ledger refuses what no sender takes",
     "mafa_cli.services.nodes": "a node's colour, the same on the pages and in the terminal",
 }
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from mafa_cli import ui
-from mafa_cli.errors import NotFound
+from mafa_cli.errors import NotFound, UsageError
 from mafa_cli.ledger import RUN_EXISTS_SQL, check_run, compute
 from mafa_cli.status import ExitStatus
 
@@ -99,6 +99,13 @@ def test_an_unknown_run_is_not_found_with_the_recent_runs_in_the_hint() -> None:
     assert caught.value.status == ExitStatus.NOT_FOUND
     assert "run-x" in caught.value.message
     assert caught.value.hint == "recent runs: run-b, run-a"
+
+
+def test_a_run_id_no_sender_would_take_is_a_usage_error() -> None:
+    with pytest.raises(UsageError) as caught:
+        check_run(RunsCursor(["run-a"]), "bad id!")  # type: ignore[arg-type]
+    assert caught.value.status == ExitStatus.USAGE
+    assert "is not a run id" in caught.value.message
 
 
 def test_the_verdict_table_shows_the_deduplicated_requests() -> None:

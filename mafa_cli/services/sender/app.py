@@ -118,7 +118,7 @@ class Sender:
         if first is None:
             accepted_at = self._publish(envelope)
         else:
-            if first.body != text:
+            if first.body != text or first.run_id != run_id:
                 raise InvalidInput(
                     422, "this Idempotency-Key was used for another message; use a new key"
                 )

@@ -125,3 +125,12 @@ def test_without_keys_every_request_is_a_message(parts: Parts) -> None:
     sender.accept("hello", None, "sid", False)
     sender.accept("hello", None, "sid", False)
     assert len(broker.published) == 2
+
+
+def test_a_key_reused_for_another_run_is_refused(parts: Parts) -> None:
+    sender, _, broker, _ = parts
+    sender.accept("hello", "run-a", "sid", False, key="k1")
+    with pytest.raises(InvalidInput) as caught:
+        sender.accept("hello", "run-b", "sid", False, key="k1")
+    assert caught.value.status == 422
+    assert len(broker.published) == 1

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from mafa_cli.config import default_compose_file
+from mafa_cli.errors import BuildFailed
 from mafa_cli.stack.build_context import (
     app_context,
     context_archive,
@@ -87,3 +88,14 @@ def test_the_archive_holds_the_files_and_an_empty_wheels_directory(
 def test_compose_files_build_context_is_recognised_as_the_package_root() -> None:
     assert is_package_root(default_compose_file().parent / "..")
     assert not is_package_root(default_compose_file().parent / "haproxy")
+
+
+def test_an_offline_build_without_wheels_says_to_run_mafa_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAFA_WHEELS_DIR", str(tmp_path / "none-yet"))
+    with pytest.raises(BuildFailed) as caught:
+        app_context({"PIP_ARGS": "--no-index"})
+    assert "mafa images" in (caught.value.hint or "")
+    # With an index to install from, no wheels are needed.
+    assert "compose/app.Dockerfile" in app_context({"PIP_ARGS": ""})

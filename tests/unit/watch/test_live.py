@@ -84,3 +84,10 @@ def test_a_terminal_gets_the_dashboard_you_drive_and_json_or_a_duration_do_not(
     live.watch("fake", terminal, 1.0, False, True, None, duration_s=0, collector=collector)
     live.watch("fake", terminal, 1.0, False, False, None, duration_s=0, collector=collector)
     assert driven == ["fake"], "JSON lines, and mafa demo's timed view, stay as they were"
+
+
+def test_a_record_the_disk_refuses_is_a_usage_error(collector: Collector) -> None:
+    full = Path("/dev/full")  # every write fails: no space left on device
+    with pytest.raises(UsageError) as caught:
+        live.watch("fake", ui.console(io.StringIO()), 1.0, True, True, full, collector=collector)
+    assert "cannot write the record to /dev/full" in caught.value.message
