@@ -1,15 +1,23 @@
-"""How long `mafa up` takes to a healthy stack with images already built (warm), against Debian's
-docker-compose (v1) on the same compose file in the same run, and how long a scale change takes.
+"""Where people wait: `mafa up` against Debian's docker-compose (v1) on the same compose file,
+`mafa scale` 3 -> 6 receivers, and `mafa smoke` end to end, all on warm images.
 
-    .venv/bin/python bench/up.py [--runs 3]
+    .venv/bin/python bench/up.py [--runs 5] [--skip-smoke]
 
-Prints one line per run and the medians. Each run starts from no containers (volumes removed),
-with the images already present; "healthy" means every container reports healthy.
+mafa and docker-compose run alternately in one run (mafa, compose, mafa, compose, ...), each
+from no containers and no volumes to every service answering, 2 senders + 3 receivers:
+- mafa: until `mafa up` returns (it waits until every service answers) and the balancer serves
+  the sender page;
+- docker-compose: until every container reports healthy (compose v1 has no `--wait`; this is the
+  earliest moment a compose user can know) and the balancer serves the sender page.
+Scale: `mafa scale --receivers 6` until the work queue has every new receiver's consumers.
+Smoke: `mafa smoke` with its defaults, the whole command. Prints each run and the medians; the
+ratio is of medians taken in the same run (the machine is noisy: compare ratios, not times).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import secrets
@@ -18,118 +26,140 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+
+from common import mafa
 
 from mafa_cli.state import SECRET_NAMES as NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose" / "compose.yaml"
-SENDERS, RECEIVERS = 2, 3
+SENDERS, RECEIVERS, SCALED = 2, 3, 6
+CONSUMERS_PER_RECEIVER = 2  # MAFA_CONSUMERS' default in compose.yaml
+MAFA_PORT, COMPOSE_PORT = 18992, 18990
+POLL_S = 0.1
 
 
-def all_healthy(project: str, expected: int) -> bool:
+def wait(what: str, ready: Callable[[], bool], timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() > deadline:
+            sys.exit(f"gave up waiting for {what}")
+        time.sleep(POLL_S)
+
+
+def inspect(project: str) -> list[dict[str, object]]:
     ids = subprocess.run(
         ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    if len(ids) != expected:
+    if not ids:
+        return []
+    found = subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True)
+    return list(json.loads(found.stdout))
+
+
+def all_healthy(project: str, expected: int) -> bool:
+    containers = inspect(project)
+    return len(containers) == expected and all(
+        c["State"].get("Health", {}).get("Status") == "healthy"  # type: ignore[attr-defined]
+        for c in containers
+    )
+
+
+def page_answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
         return False
-    data = json.loads(
-        subprocess.run(
-            ["docker", "inspect", *ids], capture_output=True, text=True, check=True
-        ).stdout
+
+
+def queue_consumers(project: str, state: str) -> int:
+    """Consumers on the work queue, from the broker's management API (this benchmark runs on
+    the engine's host, so it reads the broker at its container address)."""
+    rabbit = next(c for c in inspect(project) if "-rabbitmq-" in str(c["Name"]))
+    networks = rabbit["NetworkSettings"]["Networks"]  # type: ignore[index]
+    address = next(iter(networks.values()))["IPAddress"]
+    values = dict(
+        line.split("=", 1)
+        for line in (Path(state) / project / "secrets.env").read_text().splitlines()
+        if "=" in line
     )
-    return all(c["State"].get("Health", {}).get("Status") == "healthy" for c in data)
+    token = base64.b64encode(f"mafa:{values['MAFA_RABBITMQ_PASSWORD']}".encode()).decode()
+    request = urllib.request.Request(f"http://{address}:15672/api/queues/%2F/messages")
+    request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=2) as answer:  # noqa: S310
+            return int(json.loads(answer.read())["consumers"])
+    except (OSError, KeyError, ValueError):
+        return -1
 
 
-def wait_healthy(project: str, expected: int) -> None:
-    deadline = time.monotonic() + 300
-    while not all_healthy(project, expected):
-        if time.monotonic() > deadline:
-            sys.exit(f"{project} never became healthy")
-        time.sleep(0.2)
-
-
-def mafa(state: str, *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "mafa_cli", *args],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "MAFA_STATE_DIR": state},
-    )
+def checked(result: subprocess.CompletedProcess[str]) -> None:
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(result.args)} failed ({result.returncode}):\n{result.stderr}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
-    runs = parser.parse_args().runs
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip-smoke", action="store_true")
+    options = parser.parse_args()
     expected = 4 + SENDERS + RECEIVERS
     state = tempfile.mkdtemp(prefix="mafa-bench-")
     env_file = Path(state) / "compose.env"
     values = {name: secrets.token_hex(16) for name in NAMES}
-    values.update(MAFA_IMAGE_NS="mafa-offline", MAFA_PIP_ARGS="--no-index", MAFA_PORT="18990")
+    values.update(
+        MAFA_IMAGE_NS="mafa-offline",
+        MAFA_PIP_ARGS="--no-index",
+        MAFA_PORT=str(COMPOSE_PORT),
+        MAFA_APP_TAG=os.environ.get("MAFA_APP_TAG", "latest"),
+    )
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-    compose = [
-        "docker-compose",
-        "-p",
-        "benchcompose",
-        "-f",
-        str(COMPOSE),
-        "--env-file",
-        str(env_file),
-    ]
-    results: dict[str, list[float]] = {
-        "mafa up": [],
-        "docker-compose up": [],
-        "mafa scale 3->6": [],
-    }
-    mafa(state, "up", "-p", "benchwarm", "--port", "18991")  # builds the app image if missing
-    mafa(state, "down", "-p", "benchwarm", "--volumes")
-    for run in range(1, runs + 1):
+    compose = ["docker-compose", "-p", "benchcompose", "-f", str(COMPOSE), "--env-file"]
+    compose.append(str(env_file))
+    results: dict[str, list[float]] = {"mafa up": [], "docker-compose up": [], "mafa scale": []}
+    if not options.skip_smoke:
+        results["mafa smoke"] = []
+    # Warm: the app image is built (or found up to date) before anything is timed.
+    checked(mafa(state, "up", "-p", "benchwarm", "--port", "18991"))
+    checked(mafa(state, "down", "-p", "benchwarm", "--volumes"))
+    up_flags = ["--port", str(MAFA_PORT), "--senders", str(SENDERS), "--receivers", str(RECEIVERS)]
+    for run in range(1, options.runs + 1):
         started = time.monotonic()
-        mafa(
-            state,
-            "up",
-            "-p",
-            "benchmafa",
-            "--port",
-            "18992",
-            "--senders",
-            str(SENDERS),
-            "--receivers",
-            str(RECEIVERS),
-        )
-        wait_healthy("benchmafa", expected)
+        checked(mafa(state, "up", "-p", "benchmafa", *up_flags))
+        wait("the balancer (mafa)", lambda: page_answers(MAFA_PORT))
         results["mafa up"].append(time.monotonic() - started)
 
         started = time.monotonic()
-        mafa(state, "scale", "-p", "benchmafa", "--receivers", "6")
-        results["mafa scale 3->6"].append(time.monotonic() - started)
-        mafa(state, "down", "-p", "benchmafa", "--volumes")
+        checked(mafa(state, "scale", "-p", "benchmafa", "--receivers", str(SCALED)))
+        wait(
+            "every new receiver consuming",
+            lambda: queue_consumers("benchmafa", state) >= SCALED * CONSUMERS_PER_RECEIVER,
+        )
+        results["mafa scale"].append(time.monotonic() - started)
+        checked(mafa(state, "down", "-p", "benchmafa", "--volumes"))
 
         started = time.monotonic()
-        subprocess.run(
-            [
-                *compose,
-                "up",
-                "-d",
-                "--scale",
-                f"sender={SENDERS}",
-                "--scale",
-                f"receiver={RECEIVERS}",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        wait_healthy("benchcompose", expected)
+        scale = ["--scale", f"sender={SENDERS}", "--scale", f"receiver={RECEIVERS}"]
+        subprocess.run([*compose, "up", "-d", *scale], check=True, capture_output=True)
+        wait("docker-compose's stack", lambda: all_healthy("benchcompose", expected))
+        wait("the balancer (compose)", lambda: page_answers(COMPOSE_PORT))
         results["docker-compose up"].append(time.monotonic() - started)
         subprocess.run([*compose, "down", "-v"], check=True, capture_output=True)
-        print(
-            f"run {run}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in results.items()), flush=True
-        )
-    print("medians (warm images, from no containers to all healthy):")
+
+        if not options.skip_smoke:
+            started = time.monotonic()
+            checked(mafa(state, "smoke", "-p", "benchsmoke", "--port", "18993"))
+            results["mafa smoke"].append(time.monotonic() - started)
+        print(f"run {run}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in results.items()))
+        sys.stdout.flush()
+    print("medians (warm images):")
     for name, values_s in results.items():
         print(f"  {name:20s} {statistics.median(values_s):6.1f}s")
     ratio = statistics.median(results["mafa up"]) / statistics.median(results["docker-compose up"])
