@@ -11,7 +11,7 @@ overlay networks). The unit tests run the orchestration on an in-memory fake
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Protocol
@@ -83,11 +83,18 @@ class Engine(Protocol):
         config_hash: str,
         network: str,
         labels: dict[str, str],
+        start: bool = True,
     ) -> str:
-        """Create replica `number` of the service and start it; its id."""
+        """Create replica `number` of the service (and start it, unless `start` is False, for
+        a replica created ahead of its dependencies being ready); its id."""
         ...
 
     def start(self, replica_id: str, name: str = "") -> None: ...
+
+    def run_in(self, replica_id: str, command: Sequence[str]) -> int:
+        """Run `command` inside the running replica (as its health check does); the exit code,
+        or -1 when the replica cannot run it (not running, gone)."""
+        ...
 
     def kill(self, replica_id: str) -> None:
         """No chance to finish or hand work back (a crash, for `mafa chaos`)."""

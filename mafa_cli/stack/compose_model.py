@@ -7,7 +7,8 @@ subset does not cover is refused by name and line, never silently ignored. The s
     service:     image, build (context, dockerfile, args), command, environment (mapping),
                  ports ("[ip:][host:]container"), volumes ("named:/path[:ro]", "./bind:/path[:ro]"),
                  depends_on (mapping with condition service_started|service_healthy),
-                 healthcheck (test, interval, timeout, retries, start_period), restart,
+                 healthcheck (test, interval, timeout, retries, start_period, start_interval),
+                 restart,
                  hostname, stop_grace_period
     variables:   $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $$
 
@@ -44,7 +45,7 @@ SERVICE_KEYS = {
     "stop_grace_period",
 }
 BUILD_KEYS = {"context", "dockerfile", "args"}
-HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period"}
+HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "start_interval"}
 CONDITIONS = {"service_started", "service_healthy"}
 RESTART_POLICIES = {"no", "always", "on-failure", "unless-stopped"}
 
@@ -61,6 +62,9 @@ class Healthcheck:
     timeout_s: float = 30.0
     retries: int = 3
     start_period_s: float = 0.0
+    # Checks every start_interval during the start period; engines before API 1.44 ignore it
+    # (engine/local.py leaves it out for them).
+    start_interval_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -367,4 +371,7 @@ def _healthcheck(spec: Any, where: str, lines: _Lines, path: str) -> Healthcheck
         timeout_s=parse_duration(spec.get("timeout", "30s"), where),
         retries=int(spec.get("retries", 3)),
         start_period_s=parse_duration(spec.get("start_period", "0s"), where),
+        start_interval_s=(
+            parse_duration(spec["start_interval"], where) if "start_interval" in spec else None
+        ),
     )

@@ -1,7 +1,10 @@
-"""Start each service as soon as what it depends on is ready, then wait until all are healthy.
+"""Start each service as soon as what it depends on is ready, then wait until all answer.
 
 Not level by level: a slow service holds back only its own dependents (`depends_on` with
-`condition: service_healthy` waits for health, any other condition only for the start).
+`condition: service_healthy` waits for its health check to pass, any other condition only for
+the start). Every replica is created up front, while the first services boot; dependants are
+only started when their dependencies answer. "Answers" is stack/readiness.py: Docker's health,
+or the same check run by mafa from the moment the replica runs.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from typing import Protocol
 from mafa_cli.engine.protocol import Engine, Replica
 from mafa_cli.errors import Unhealthy
 from mafa_cli.stack.compose_model import ComposeModel
+from mafa_cli.stack.readiness import Readiness, probe_command
 
-POLL_S = 0.25
+POLL_S = 0.15
 LOG_LINES_ON_FAILURE = 15
 
 Task = Callable[[], object]
@@ -28,13 +32,13 @@ class Reporter(Protocol):
 
 
 def _ready_services(
-    current: list[Replica], model: ComposeModel, wanted: Mapping[str, int]
+    current: list[Replica], model: ComposeModel, wanted: Mapping[str, int], readiness: Readiness
 ) -> set[str]:
-    """Services with their wanted number of ready replicas, plus those not being changed."""
+    """Services with their wanted number of replicas answering, plus those not being changed."""
     ready = {
         name
         for name, replicas in wanted.items()
-        if sum(1 for r in current if r.service == name and r.ready) == replicas
+        if sum(1 for r in current if r.service == name and readiness.answers(r)) == replicas
     }
     return ready | {name for name in model.services if name not in wanted}
 
@@ -58,38 +62,55 @@ def start_when_ready(
     tasks_for: Callable[[str], list[Task]],
     reporter: Reporter,
     timeout_s: float,
+    prepare_for: Callable[[str], list[Task]] = lambda name: [],
 ) -> None:
-    """Run each wanted service's tasks (create, recreate, start) once its dependencies are
-    ready; return when every wanted service has `wanted[name]` ready replicas. Raises Unhealthy
-    (with the late replica's last log lines) after `timeout_s`, and re-raises a failed task."""
+    """Run each wanted service's `prepare_for` tasks (creating replicas, not starting them) at
+    once, and its `tasks_for` tasks (start, recreate) once those are done and its dependencies
+    answer; return when every wanted service has `wanted[name]` replicas answering. Raises
+    Unhealthy (with the late replica's last log lines) after `timeout_s`, and re-raises a
+    failed task."""
     deadline = time.monotonic() + timeout_s
     launched: set[str] = set()
-    running: list[Future[object]] = []
+    readiness = Readiness(
+        engine, {name: probe_command(s.healthcheck) for name, s in model.services.items()}
+    )
     with ThreadPoolExecutor(max_workers=8) as pool:
-        while True:
-            current = engine.replicas(project)
-            ready = _ready_services(current, model, wanted)
-            for name, service in model.services.items():
-                if name in launched or name not in wanted:
-                    continue
-                if all(
-                    dep in ready if condition == "service_healthy" else dep in launched | ready
-                    for dep, condition in service.depends_on
-                ):
-                    launched.add(name)
-                    tasks = tasks_for(name)
-                    if tasks:
-                        reporter.step(f"starting {name}")
-                    running += [pool.submit(task) for task in tasks]
-            for future in [f for f in running if f.done()]:
-                future.result()  # re-raises a failed create or start
-                running.remove(future)
-            if not running and launched == set(wanted) and set(wanted) <= ready:
-                return
-            if time.monotonic() > deadline:
-                waiting = [r for r in current if r.service in wanted and not r.ready]
-                if not waiting:
-                    late = next(n for n in wanted if n not in ready)
-                    raise Unhealthy(f"{late} did not start within {timeout_s:.0f}s")
-                _raise_unhealthy(engine, project, waiting[0], timeout_s)
-            time.sleep(POLL_S)
+        # In the order of the file's dependencies: what starts first is created first.
+        order = [name for level in model.start_order() for name in level if name in wanted]
+        prepared = {name: [pool.submit(task) for task in prepare_for(name)] for name in order}
+        running: list[Future[object]] = [f for futures in prepared.values() for f in futures]
+        try:
+            while True:
+                current = engine.replicas(project)
+                readiness.poll(current)
+                ready = _ready_services(current, model, wanted, readiness)
+                for name, service in model.services.items():
+                    if name in launched or name not in wanted:
+                        continue
+                    if all(f.done() for f in prepared[name]) and all(
+                        dep in ready if condition == "service_healthy" else dep in launched | ready
+                        for dep, condition in service.depends_on
+                    ):
+                        launched.add(name)
+                        tasks = tasks_for(name)
+                        if tasks:
+                            reporter.step(f"starting {name}")
+                        running += [pool.submit(task) for task in tasks]
+                for future in [f for f in running if f.done()]:
+                    future.result()  # re-raises a failed create or start
+                    running.remove(future)
+                if not running and launched == set(wanted) and set(wanted) <= ready:
+                    return
+                if time.monotonic() > deadline:
+                    waiting = [
+                        r for r in current if r.service in wanted and not readiness.answers(r)
+                    ]
+                    # The one to blame runs and does not answer; others wait for it.
+                    waiting.sort(key=lambda r: r.state != "running")
+                    if not waiting:
+                        late = next(n for n in wanted if n not in ready)
+                        raise Unhealthy(f"{late} did not start within {timeout_s:.0f}s")
+                    _raise_unhealthy(engine, project, waiting[0], timeout_s)
+                time.sleep(POLL_S)
+        finally:
+            readiness.close()

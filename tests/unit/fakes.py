@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +54,8 @@ class FakeEngine:
     images: dict[str, dict[str, str]] = field(default_factory=dict)  # reference -> labels
     slow: dict[str, int] = field(default_factory=dict)
     never_healthy: set[str] = field(default_factory=set)
+    answers_early: set[str] = field(default_factory=set)
+    grace_of_removed: list[float] = field(default_factory=list)  # stop_and_remove's grace_s
     fail_create: dict[str, Exception] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     logs_of: dict[str, list[str]] = field(default_factory=dict)  # replica name -> lines
@@ -152,6 +154,7 @@ class FakeEngine:
         config_hash: str,
         network: str,
         labels: dict[str, str],
+        start: bool = True,
     ) -> str:
         if service.name in self.fail_create:
             raise self.fail_create[service.name]
@@ -169,8 +172,20 @@ class FakeEngine:
             raise MafaError(f"a container named {record.name} already exists")
         self._records[record.id] = record
         self.calls.append(("create", record.name))
-        self.start(record.id)
+        if start:
+            self.start(record.id)
         return record.id
+
+    def run_in(self, replica_id: str, command: Sequence[str]) -> int:
+        """A probe: answers (0) once the replica is healthy, or at once for `answers_early`
+        services (a check that passes before Docker's next scheduled one); -1 when not running."""
+        record = self._records.get(replica_id)
+        if record is None or record.state != "running":
+            return -1
+        self.calls.append(("probe", record.name))
+        if record.service in self.never_healthy:
+            return 1
+        return 0 if record.health == "healthy" or record.service in self.answers_early else 1
 
     def start(self, replica_id: str, name: str = "") -> None:
         record = self._get(replica_id)
@@ -193,6 +208,7 @@ class FakeEngine:
         record = self._records.pop(replica_id, None)
         if record is not None:
             self.calls.append(("remove", record.name))
+            self.grace_of_removed.append(grace_s)
 
     def stop(self, replica_id: str) -> None:
         """Not in the protocol: a test's way to have a replica exit by itself."""

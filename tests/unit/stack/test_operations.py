@@ -69,10 +69,14 @@ def created(engine: FakeEngine) -> list[str]:
     return [name for call, name in engine.calls if call == "create"]
 
 
+def started(engine: FakeEngine) -> list[str]:
+    return [name for call, name in engine.calls if call == "start"]
+
+
 def test_up_starts_each_service_after_what_it_depends_on(engine: FakeEngine) -> None:
     engine.slow = {"postgres": 5}
     result = operations.up(settings(), Steps(), engine)
-    order = created(engine)
+    order = started(engine)
     assert sorted(order) == sorted(
         [f"unit-{s}-1" for s in (*INFRA, "haproxy")]
         + ["unit-sender-1", "unit-sender-2"]
@@ -155,8 +159,29 @@ def test_a_service_that_never_gets_healthy_times_out_with_its_logs(engine: FakeE
     with pytest.raises(Unhealthy, match="unit-postgres-1 did not become healthy") as caught:
         operations.up(settings(timeout_s=0.2), Steps(), engine)
     assert "no space left" in (caught.value.details or "")
-    assert not any("sender" in name for name in created(engine)), "dependents never started"
+    assert not any("sender" in name for name in started(engine)), "dependents never started"
     assert ProjectState("unit").exists(), "its replicas exist: the secrets stay"
+
+
+def test_dependants_start_when_mafas_probe_answers_before_dockers_health(
+    engine: FakeEngine,
+) -> None:
+    engine.slow = dict.fromkeys(INFRA, 10000)  # Docker's health would take "forever"
+    engine.answers_early = set(INFRA)
+    operations.up(settings(timeout_s=30), Steps(), engine)
+    assert "unit-haproxy-1" in started(engine)
+    assert ("probe", "unit-postgres-1") in engine.calls
+    assert {r.health for r in engine.replicas("unit", "postgres")} == {"starting"}
+
+
+def test_every_replica_is_created_before_the_infrastructure_answers(engine: FakeEngine) -> None:
+    engine.slow = {"rabbitmq": 20}
+    operations.up(settings(), Steps(), engine)
+    creates = [i for i, (call, _) in enumerate(engine.calls) if call == "create"]
+    first_app_start = min(
+        i for i, (call, name) in enumerate(engine.calls) if call == "start" and "sender" in name
+    )
+    assert max(creates) < first_app_start
 
 
 def test_a_failed_create_is_raised(engine: FakeEngine) -> None:
@@ -240,6 +265,19 @@ def test_logs_follow_merges_every_replica(engine: FakeEngine) -> None:
     assert got == {"unit-receiver-1", "unit-receiver-2"}
 
 
+def test_status_counts_a_replica_that_answers_before_dockers_next_check(
+    engine: FakeEngine,
+) -> None:
+    engine.slow = {"postgres": 10_000}
+    engine.answers_early = {"postgres"}
+    operations.up(settings(timeout_s=30), Steps(), engine)
+    (postgres,) = [r for r in operations.status("unit", engine) if r.service == "postgres"]
+    assert (postgres.health, postgres.answers, postgres.ok) == ("starting", True, True)
+    engine.answers_early = set()
+    (postgres,) = [r for r in operations.status("unit", engine) if r.service == "postgres"]
+    assert (postgres.health, postgres.answers, postgres.ok) == ("starting", False, False)
+
+
 def test_status_of_nothing_is_not_found() -> None:
     with pytest.raises(NotFound, match="no containers of project 'unit'"):
         operations.status("unit", FakeEngine())
@@ -249,6 +287,7 @@ def test_down_keeps_the_data_unless_asked(engine: FakeEngine) -> None:
     operations.up(settings(), Steps(), engine)
     result = operations.down("unit", False, Steps(), engine)
     assert (result.containers, result.networks, result.volumes) == (9, 1, 0)
+    assert engine.grace_of_removed == [operations.STOP_GRACE_ON_DOWN_S] * 9
     assert engine.volumes("unit")
     assert ProjectState("unit").secrets() is not None
 
@@ -259,6 +298,7 @@ def test_down_with_volumes_forgets_the_project_whole(engine: FakeEngine) -> None
     state.record_event("SIGKILL", "unit-receiver-1")
     result = operations.down("unit", True, Steps(), engine)
     assert result.volumes == 3
+    assert engine.grace_of_removed == [0] * 9, "its data goes anyway: no grace period"
     assert not state.exists(), "a new stack of that name must not show the old one's events"
     with pytest.raises(NotFound, match="no stack named 'unit'"):
         operations.down("unit", True, Steps(), engine)
