@@ -24,40 +24,42 @@ from mafa_cli.state import Event, ProjectState
 from mafa_cli.traffic import Traffic, TrafficCounts
 
 MAX_SMOKE_MESSAGES = 1_000_000
-QUIET_READS = 2  # the queue must read empty this many times in a row (its figures lag ~1 s)
-LOST_AFTER_MAX_SMOKE_MESSAGES = 1_000_000
-LOST_AFTER_QUIET_READS = 15  # consumers reconnecting after a broker restart take up to ~10 s
+READ_EVERY_S = 0.25  # the ledger's queries are indexed: cheap enough to read this often
+LOST_AFTER_QUIET_S = 15.0  # consumers reconnecting after a broker restart take up to ~10 s
 
 
 def verdict(
     client: StackClient, run_id: str, timeout_s: float, on_wait: Callable[[str], None]
 ) -> ledger.LedgerReport:
     """Wait until the queue has drained and every accepted message of the run is accounted
-    for (or the time is up), then the ledger of the run."""
+    for (or the time is up), then the ledger of the run. Read as often as it is cheap: done the
+    moment every accepted message has its effect (or is parked) and the queue reads empty."""
     deadline = time.monotonic() + timeout_s
-    quiet = 0
+    quiet_since: float | None = None
     report: ledger.LedgerReport | None = None
     while True:
+        now = time.monotonic()
         try:
             report = ledger.read(client, run_id)
-            quiet = quiet + 1 if report.pending == 0 else 0
+            quiet_since = (quiet_since or now) if report.pending == 0 else None
         except (OSError, MafaError, RuntimeError) as exc:  # a part still coming back after a fault
             on_wait(f"waiting for the stack: {exc}")
-            quiet = 0
-        if (
-            report is not None
-            and quiet >= QUIET_READS
-            and (report.missing == 0 or quiet >= LOST_AFTER_QUIET_READS)
-        ):
-            # Drained; a message still missing after many quiet reads is lost, not late.
-            return report
+            quiet_since = None
+        quiet_s = 0.0 if quiet_since is None else now - quiet_since
+        if report is not None and quiet_since is not None:
+            if report.missing == 0:
+                # Every accepted message has its effect or is parked, and nothing is queued: a
+                # lagging figure cannot hide an accepted message any more.
+                return report
+            if quiet_s >= LOST_AFTER_QUIET_S:
+                return report  # drained, and still missing after that long: lost, not late
         if time.monotonic() > deadline:
             if report is None:
                 raise MafaError(f"no verdict within {timeout_s:.0f}s: the stack did not answer")
             return report
         if report is not None:
             on_wait(f"draining: {report.pending} pending, {report.missing} not processed yet")
-        time.sleep(1.0)
+        time.sleep(READ_EVERY_S)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """Pure parts of smoke and chaos: the JUnit file, the chaos flags, reading the queue's figures."""
 
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mafa_cli import proof
 from mafa_cli.errors import UsageError
 from mafa_cli.ledger import compute, queue_pending
 from mafa_cli.proof import ChaosSettings, ProofResult, write_junit
@@ -78,3 +80,42 @@ class QueueFigures:
 def test_a_missing_figure_is_not_a_zero() -> None:
     assert queue_pending(QueueFigures({"messages_ready": 3, "messages_unacknowledged": 2})) == 5  # type: ignore[arg-type]
     assert queue_pending(QueueFigures({"name": "messages"})) is None  # type: ignore[arg-type]
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch, *reports: Any) -> list[Any]:
+    """ledger.read answers these in turn (the last one for ever); returns what was read."""
+    queue = list(reports)
+    read: list[Any] = []
+
+    def fake_read(client: Any, run_id: str) -> Any:
+        read.append(queue.pop(0) if len(queue) > 1 else queue[0])
+        return read[-1]
+
+    monkeypatch.setattr(proof.ledger, "read", fake_read)
+    monkeypatch.setattr(proof, "READ_EVERY_S", 0.01)
+    return read
+
+
+def _report(pending: int, missing: int) -> Any:
+    missing_ids = {f"m{n}" for n in range(missing)}
+    return compute("run-1", COUNTS, missing_ids, PROCESSED, ATTEMPTS, set(), pending)
+
+
+def test_the_verdict_comes_the_moment_everything_is_accounted_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read = _reads(monkeypatch, _report(5, 5), _report(2, 2), _report(0, 0))
+    started = time.monotonic()
+    report = proof.verdict(None, "run-1", 30, lambda _: None)  # type: ignore[arg-type]
+    assert (report.pending, report.missing, len(read)) == (0, 0, 3)
+    assert time.monotonic() - started < 1
+
+
+def test_a_drained_queue_with_messages_missing_waits_then_calls_them_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(proof, "LOST_AFTER_QUIET_S", 0.2)
+    read = _reads(monkeypatch, _report(0, 3))
+    report = proof.verdict(None, "run-1", 30, lambda _: None)  # type: ignore[arg-type]
+    assert (report.lost, report.conclusive) == (3, True)
+    assert len(read) > 5, "not on the first empty read: the queue's figure lags"
