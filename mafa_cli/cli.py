@@ -199,7 +199,7 @@ def scale(
 
 @app.command()
 def status(project: Project = "mafa", as_json: AsJson = False) -> None:
-    """Every container of the stack; exits non-zero when any is not running and healthy.
+    """Every container of the stack; exits non-zero when any is not running and answering.
 
     Example: mafa status --json
     """

@@ -124,3 +124,16 @@ def test_bind_mounts_resolve_against_the_file() -> None:
         "/etc/c",
         True,
     )
+
+
+def test_start_interval_is_accepted_and_optional() -> None:
+    text = (
+        "services:\n  db:\n    image: db\n    healthcheck:\n"
+        "      test: [CMD, 'true']\n      interval: 30s\n      start_interval: 200ms\n"
+    )
+    healthcheck = parse(text, {}, Path("/tmp")).services["db"].healthcheck
+    assert healthcheck is not None
+    assert (healthcheck.interval_s, healthcheck.start_interval_s) == (30.0, 0.2)
+    shipped = load(default_compose_file(), SECRETS).services["redis"].healthcheck
+    assert shipped is not None
+    assert shipped.start_interval_s is None
