@@ -1,6 +1,5 @@
 """Pure parts of smoke and chaos: the JUnit file, the chaos flags, reading the queue's figures."""
 
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -105,10 +104,9 @@ def test_the_verdict_comes_the_moment_everything_is_accounted_for(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     read = _reads(monkeypatch, _report(5, 5), _report(2, 2), _report(0, 0))
-    started = time.monotonic()
     report = proof.verdict(None, "run-1", 30, lambda _: None)  # type: ignore[arg-type]
+    # The first read with nothing pending and nothing missing ends it: no second empty read.
     assert (report.pending, report.missing, len(read)) == (0, 0, 3)
-    assert time.monotonic() - started < 1
 
 
 def test_a_drained_queue_with_messages_missing_waits_then_calls_them_lost(

@@ -42,8 +42,8 @@ def _service(name: str) -> Service:
     )
 
 
-def _wait_for(check: Readiness, replica_id: str, engine: FakeEngine) -> bool:
-    for _ in range(200):
+def _wait_for(check: Readiness, replica_id: str, engine: FakeEngine, tries: int = 1000) -> bool:
+    for _ in range(tries):
         (replica,) = [r for r in engine.replicas("unit") if r.id == replica_id]
         check.poll([replica])
         if check.answers(replica):
@@ -72,7 +72,7 @@ def test_a_replica_that_fails_its_probe_or_stops_does_not_answer() -> None:
     replica_id = engine.create("unit", _service("db"), 1, "hash", "net", {})
     check = Readiness(engine, {"db": ("true",)})
     try:
-        assert not _wait_for(refused, failing_id, failing)
+        assert not _wait_for(refused, failing_id, failing, tries=60)
         assert _wait_for(check, replica_id, engine)
         engine.stop(replica_id)
         (stopped,) = engine.replicas("unit")
