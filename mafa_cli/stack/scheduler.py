@@ -19,7 +19,7 @@ from mafa_cli.errors import Unhealthy
 from mafa_cli.stack.compose_model import ComposeModel
 from mafa_cli.stack.readiness import Readiness, probe_command
 
-POLL_S = 0.15
+POLL_S = 0.2
 LOG_LINES_ON_FAILURE = 15
 
 Task = Callable[[], object]
@@ -64,9 +64,10 @@ def start_when_ready(
     timeout_s: float,
     prepare_for: Callable[[str], list[Task]] = lambda name: [],
 ) -> None:
-    """Run each wanted service's `prepare_for` tasks (creating replicas, not starting them) at
-    once, and its `tasks_for` tasks (start, recreate) once those are done and its dependencies
-    answer; return when every wanted service has `wanted[name]` replicas answering. Raises
+    """Run each wanted service's `tasks_for` tasks (create and start, or start what was
+    created ahead, recreate) once its dependencies answer. Once the first services are started,
+    the others' `prepare_for` tasks (creating replicas without starting them) run while those
+    boot. Return when every wanted service has `wanted[name]` replicas answering. Raises
     Unhealthy (with the late replica's last log lines) after `timeout_s`, and re-raises a
     failed task."""
     deadline = time.monotonic() + timeout_s
@@ -74,28 +75,36 @@ def start_when_ready(
     readiness = Readiness(
         engine, {name: probe_command(s.healthcheck) for name, s in model.services.items()}
     )
+    prepared: dict[str, list[Future[object]]] = {}
+    order = [name for level in model.start_order() for name in level if name in wanted]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        # In the order of the file's dependencies: what starts first is created first.
-        order = [name for level in model.start_order() for name in level if name in wanted]
-        prepared = {name: [pool.submit(task) for task in prepare_for(name)] for name in order}
-        running: list[Future[object]] = [f for futures in prepared.values() for f in futures]
+        running: list[Future[object]] = []
         try:
             while True:
                 current = engine.replicas(project)
                 readiness.poll(current)
                 ready = _ready_services(current, model, wanted, readiness)
-                for name, service in model.services.items():
-                    if name in launched or name not in wanted:
+                for name in order:
+                    if name in launched or not all(f.done() for f in prepared.get(name, [])):
                         continue
-                    if all(f.done() for f in prepared[name]) and all(
+                    if all(
                         dep in ready if condition == "service_healthy" else dep in launched | ready
-                        for dep, condition in service.depends_on
+                        for dep, condition in model.services[name].depends_on
                     ):
                         launched.add(name)
                         tasks = tasks_for(name)
                         if tasks:
                             reporter.step(f"starting {name}")
                         running += [pool.submit(task) for task in tasks]
+                if not prepared and not running:
+                    # The first services are started: create the others now, not before (their
+                    # creation competing with the first starts delayed those by up to a second).
+                    prepared = {
+                        name: [pool.submit(task) for task in prepare_for(name)]
+                        for name in order
+                        if name not in launched
+                    }
+                    running += [f for futures in prepared.values() for f in futures]
                 for future in [f for f in running if f.done()]:
                     future.result()  # re-raises a failed create or start
                     running.remove(future)
