@@ -32,6 +32,7 @@ from mafa_cli.options import (
     Receivers,
     Senders,
     Target,
+    Tls,
     Wait,
 )
 from mafa_cli.status import ExitStatus
@@ -138,6 +139,14 @@ def up(
         int | None,
         typer.Option(help="Also publish RabbitMQ's UI on this port (opt-in; --bind applies)."),
     ] = None,
+    tls: Tls = False,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="With --tls: your own server certificate (PEM) instead of mafa's."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="With --tls: the unencrypted key of --tls-cert (PEM).")
+    ] = None,
 ) -> None:
     """Bring the stack up, or change it to match (only what differs changes).
 
@@ -164,6 +173,9 @@ def up(
             timeout_s=timeout,
             compose_file=(file or default_compose_file()).resolve(),
             rabbitmq_ui_port=rabbitmq_ui_port,
+            tls=tls,
+            tls_cert=None if tls_cert is None else str(tls_cert.resolve()),
+            tls_key=None if tls_key is None else str(tls_key.resolve()),
         )
         if bind != LOOPBACK:
             ui.error_console().print(
@@ -393,6 +405,7 @@ def smoke(
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML result here.")] = None,
     port: Port = 8089,
     images: Images = ImageSet.AUTO,
+    tls: Tls = False,
 ) -> None:
     """For CI: a stack, messages through the balancer, a drained queue, the ledger's verdict.
 
@@ -419,6 +432,7 @@ def smoke(
             junit=junit,
             port=port,
             images=images,
+            tls=tls,
         )
         reporter = ui.RichReporter(out)
         with reporter.live():

@@ -20,6 +20,10 @@ from mafa_cli.errors import ConfigError, UsageError
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 MAX_REPLICAS = 32  # HAProxy's server-template holds 32 of each (compose/haproxy/haproxy.cfg)
 LOOPBACK = "127.0.0.1"
+BALANCER = "haproxy"  # the service people reach; the one that terminates TLS
+# Where `mafa up --tls` puts the certificate and key in the balancer's container (through the
+# engine's API, never an image or an environment variable); haproxy.cfg reads MAFA_TLS_CERT.
+BALANCER_PEM = "/usr/local/etc/haproxy/site.pem"
 
 
 class ImageSet(StrEnum):
@@ -116,6 +120,9 @@ class UpSettings:
     timeout_s: float
     compose_file: Path
     rabbitmq_ui_port: int | None = None  # opt-in: publish the broker's UI on bind:port
+    tls: bool = False  # HTTPS on the balancer (stack/tls.py makes the certificate)
+    tls_cert: str | None = None  # the user's own certificate and key instead (PEM files)
+    tls_key: str | None = None
 
     def __post_init__(self) -> None:
         check_project(self.project)
@@ -142,6 +149,13 @@ class UpSettings:
             raise UsageError(f"--fail-rate {self.fail_rate} is out of range", hint="use 0..1")
         if self.timeout_s <= 0:
             raise UsageError("--timeout must be positive", hint="seconds, e.g. --timeout 300")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise UsageError("--tls-cert and --tls-key go together", hint="give both, or neither")
+        if self.tls_cert is not None and not self.tls:
+            raise UsageError("--tls-cert needs --tls", hint="add --tls")
+        for flag, file in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
+            if file is not None and not Path(file).is_file():
+                raise UsageError(f"{flag} {file}: no such file", hint="give a PEM file")
         if not self.compose_file.is_file():
             what = "is not a file" if self.compose_file.exists() else "not found"
             raise ConfigError(
@@ -159,6 +173,7 @@ class UpSettings:
         images: ImageSet,
         max_delay_s: float,
         fail_rate: float,
+        tls: bool = False,
     ) -> UpSettings:
         """What `mafa smoke` and `mafa demo` bring up: the shipped file, on loopback, waited for."""
         return cls(
@@ -174,6 +189,7 @@ class UpSettings:
             wait=True,
             timeout_s=300.0,
             compose_file=default_compose_file(),
+            tls=tls,
         )
 
     def to_saved(self) -> dict[str, Any]:
@@ -209,4 +225,10 @@ class UpSettings:
             "MAFA_PORT": str(self.port),
             "MAFA_MAX_DELAY": f"{self.max_delay_s:g}",
             "MAFA_FAIL_RATE": f"{self.fail_rate:g}",
+            # Set only with TLS: a MAFA_TLS_CERT left in the user's environment changes nothing.
+            "MAFA_TLS_CERT": BALANCER_PEM if self.tls else "",
         }
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"

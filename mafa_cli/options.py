@@ -63,6 +63,12 @@ Images = Annotated[
 MaxDelay = Annotated[float, typer.Option(help="Receiver work: random 0..S seconds (0..3600).")]
 FailRate = Annotated[float, typer.Option(help="Chance a delivery attempt fails (0..1).")]
 Wait = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until healthy.")]
+Tls = Annotated[
+    bool,
+    typer.Option(
+        "--tls", help="HTTPS on the balancer, with a certificate from a local CA mafa makes."
+    ),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from mafa_cli import ledger
 from mafa_cli.config import ChaosAction, ChaosTarget, ImageSet, UpSettings
 from mafa_cli.errors import MafaError, NotFound, UsageError
-from mafa_cli.load.settings import default_host, new_run_id
+from mafa_cli.load.settings import default_host, new_run_id, project_ca
 from mafa_cli.stack import operations
 from mafa_cli.stack.access import StackClient
 from mafa_cli.stack.scheduler import Reporter
@@ -75,6 +75,7 @@ class SmokeSettings:
     junit: Path | None
     port: int
     images: ImageSet
+    tls: bool = False  # the stack up --tls, its messages over HTTPS verified against its CA
 
     def __post_init__(self) -> None:
         """Checks of its own; the stack's (replicas, rates, port) are UpSettings' checks."""
@@ -146,6 +147,7 @@ def smoke(settings: SmokeSettings, reporter: Reporter) -> ProofResult:
         settings.images,
         settings.max_delay_s,
         settings.fail_rate,
+        tls=settings.tls,
     )
     started = time.monotonic()
     try:
@@ -154,7 +156,10 @@ def smoke(settings: SmokeSettings, reporter: Reporter) -> ProofResult:
         with StackClient(settings.project) as client:
             url = client.balancer_url(result.url)
             reporter.step(f"sending {settings.messages} messages through {url} ({run_id})")
-            counts = Traffic(url, run_id, threads=8, total=settings.messages).start().wait()
+            traffic = Traffic(
+                url, run_id, threads=8, total=settings.messages, ca_file=result.tls_ca_file
+            )
+            counts = traffic.start().wait()
             reporter.step(
                 f"{counts.accepted} accepted, {counts.refused} refused, {counts.errors} unanswered"
             )
@@ -212,7 +217,8 @@ def chaos(
     faults: list[Event] = []
     started = time.monotonic()
     reporter.step(f"messages at {settings.rate:g}/s to {url} ({run_id})")
-    traffic = Traffic(url, run_id, threads=4, rate=settings.rate).start()
+    ca_file = project_ca(settings.project)
+    traffic = Traffic(url, run_id, threads=4, rate=settings.rate, ca_file=ca_file).start()
     try:
         next_fault = started + settings.every_s
         while next_fault <= started + settings.duration_s:

@@ -5,6 +5,9 @@
         settings.json   what `up`/`scale` last applied: read by scale, load, chaos, watch
         load.json       the `mafa load` running now (run id, pid, report dir): read by watch
         faults.jsonl    events (faults from chaos, scale changes from demo): read by watch, report
+        tls/ca.pem      with `up --tls`: what clients trust (curl --cacert, browsers, load, smoke)
+        tls/cert.pem    the balancer's certificate (public)
+        tls/site.pem    that certificate and its private key (owner-only): sent into the balancer
 
 Every command reads and writes these files through `ProjectState`, and nowhere else. The secrets
 must live as long as the project's volumes (PostgreSQL and RabbitMQ keep the passwords they were
@@ -56,6 +59,14 @@ def parse_env_file(text: str) -> dict[str, str]:
     return values
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    """Owner-only from the first byte (no window where the file is 644)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    path.chmod(0o600)  # an older file keeps its mode through O_CREAT
+
+
 @dataclass(frozen=True)
 class RunningLoad:
     """What a running `mafa load` announces: which run, which process, where its CSVs are."""
@@ -97,6 +108,22 @@ class ProjectState:
     def events_file(self) -> Path:
         return self.dir / "faults.jsonl"
 
+    @property
+    def tls_dir(self) -> Path:
+        return self.dir / "tls"
+
+    @property
+    def tls_ca_file(self) -> Path:
+        return self.tls_dir / "ca.pem"
+
+    @property
+    def tls_cert_file(self) -> Path:
+        return self.tls_dir / "cert.pem"
+
+    @property
+    def tls_site_file(self) -> Path:
+        return self.tls_dir / "site.pem"
+
     def exists(self) -> bool:
         return self.dir.is_dir()
 
@@ -119,13 +146,26 @@ class ProjectState:
         missing = [name for name in SECRET_NAMES if not values.get(name)]
         if missing:
             values.update({name: secrets.token_hex(24) for name in missing})
-            # Owner-only from the first byte (no window where the file is 644).
-            fd = os.open(self.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(f"# mafa secrets for project {self.project}: keep private\n")
-                out.writelines(f"{name}={values[name]}\n" for name in SECRET_NAMES)
+            lines = [f"{name}={values[name]}\n" for name in SECRET_NAMES]
+            text = f"# mafa secrets for project {self.project}: keep private\n" + "".join(lines)
+            _write_private(self.secrets_file, text.encode())
         self.secrets_file.chmod(0o600)
         return {name: values[name] for name in SECRET_NAMES}
+
+    # TLS (with `mafa up --tls`; stack/tls.py makes the bytes) ---------------------------------
+
+    def tls_files(self) -> tuple[bytes, bytes] | None:
+        """(certificate, certificate + key) kept for the balancer, or None."""
+        if not (self.tls_cert_file.exists() and self.tls_site_file.exists()):
+            return None
+        return self.tls_cert_file.read_bytes(), self.tls_site_file.read_bytes()
+
+    def save_tls(self, ca_pem: bytes, cert_pem: bytes, site_pem: bytes) -> None:
+        self.tls_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.tls_dir.chmod(0o700)
+        _write_private(self.tls_site_file, site_pem)
+        self.tls_cert_file.write_bytes(cert_pem)
+        self.tls_ca_file.write_bytes(ca_pem)
 
     # settings (typed by the caller: config.UpSettings knows its own fields) -------------------
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlparse
 
 
@@ -61,10 +63,17 @@ class Traffic:
         threads: int = 8,
         total: int | None = None,
         rate: float | None = None,
+        ca_file: Path | None = None,
     ) -> None:
         parsed = urlparse(url)
         self._host = parsed.hostname or "127.0.0.1"
-        self._port = parsed.port or 80
+        self._tls = (
+            # Verified as any client would: against the project's CA (up --tls), else the system's.
+            ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+            if parsed.scheme == "https"
+            else None
+        )
+        self._port = parsed.port or (443 if self._tls else 80)
         self.run_id = run_id
         self.counts = TrafficCounts()
         self._threads = threads
@@ -82,8 +91,15 @@ class Traffic:
             self._next += 1
             return self._next
 
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._tls is not None:
+            return http.client.HTTPSConnection(
+                self._host, self._port, timeout=15, context=self._tls
+            )
+        return http.client.HTTPConnection(self._host, self._port, timeout=15)
+
     def _run(self) -> None:
-        connection = http.client.HTTPConnection(self._host, self._port, timeout=15)
+        connection = self._connection()
         while not self._stop.is_set():
             number = self._claim()
             if number is None:
@@ -94,7 +110,7 @@ class Traffic:
             except (OSError, http.client.HTTPException):
                 status, message_id = 0, None
                 connection.close()
-                connection = http.client.HTTPConnection(self._host, self._port, timeout=15)
+                connection = self._connection()
                 self._stop.wait(0.2)  # the stack is away: do not spin
             self.counts.add(status, message_id)
             if self._interval:

@@ -89,6 +89,10 @@ def up_summary(result: UpResult) -> str:
         f"  sender page    {result.url}/",
         f"  results page   {result.url}/received",
     ]
+    if result.tls_ca_file:
+        lines.append(
+            f"  TLS CA         {result.tls_ca_file} (curl --cacert it; trust it in a browser)"
+        )
     if result.rabbitmq_ui:
         lines.append(f"  RabbitMQ UI    {result.rabbitmq_ui} (user mafa)")
     lines += [

@@ -8,7 +8,10 @@ is decided elsewhere (stack/plan.py, stack/operations.py). Implements engine.pro
 from __future__ import annotations
 
 import contextlib
+import io
+import posixpath
 import socket
+import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any
@@ -410,6 +413,39 @@ class DockerEngine:
         except docker.errors.APIError:
             return -1  # not running (yet, or any more), or gone
         return -1 if code is None else int(code)
+
+    def put_file(self, replica_id: str, path: str, data: bytes, mode: int, owner: str) -> None:
+        uid, gid = self._user_ids(replica_id, owner)
+        entry = tarfile.TarInfo(posixpath.basename(path))
+        entry.size, entry.mode, entry.uid, entry.gid = len(data), mode, uid, gid
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            tar.addfile(entry, io.BytesIO(data))
+        try:
+            # The engine keeps the archive's numeric owner and mode as they are.
+            self._api.put_archive(replica_id, posixpath.dirname(path), archive.getvalue())
+        except docker.errors.APIError as exc:
+            raise MafaError(
+                f"cannot put {path} into {replica_id[:12]}: {exc.explanation}"
+            ) from None
+
+    def _user_ids(self, replica_id: str, user: str) -> tuple[int, int]:
+        """A user's uid and gid from the container's own /etc/passwd (the official and the
+        offline haproxy images number their haproxy user differently)."""
+        try:
+            stream, _ = self._api.get_archive(replica_id, "/etc/passwd")
+        except docker.errors.APIError as exc:
+            raise MafaError(
+                f"cannot read the users of {replica_id[:12]}: {exc.explanation}"
+            ) from None
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile("passwd")
+            passwd = member.read().decode() if member else ""
+        for line in passwd.splitlines():
+            fields = line.split(":")
+            if len(fields) > 3 and fields[0] == user:
+                return int(fields[2]), int(fields[3])
+        raise MafaError(f"the image of {replica_id[:12]} has no user {user!r}")
 
     def start(self, container_id: str, name: str = "") -> None:
         try:

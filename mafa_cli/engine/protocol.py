@@ -85,8 +85,15 @@ class Engine(Protocol):
         labels: dict[str, str],
         start: bool = True,
     ) -> str:
-        """Create replica `number` of the service (and start it, unless `start` is False, for
-        a replica created ahead of its dependencies being ready); its id."""
+        """Create replica `number` of the service and start it (unless `start` is False: for a
+        replica created ahead of its dependencies being ready, or to put files in before it
+        starts); its id."""
+        ...
+
+    def put_file(self, replica_id: str, path: str, data: bytes, mode: int, owner: str) -> None:
+        """Write a file into the replica's filesystem through the engine's API, also before it
+        starts and on a remote engine: how a secret (the TLS key) reaches a container without an
+        image or an environment variable. `owner` is a user name of the replica's image."""
         ...
 
     def start(self, replica_id: str, name: str = "") -> None: ...

@@ -10,7 +10,8 @@ a second message (the ledger counts those retries as deduplicated).
 Settings come from the environment (the runner sets them): MAFA_RUN_ID, MAFA_LOAD_WEIGHTS
 ("api=10,form=2,results=1,reset=1,page=0"), MAFA_LOAD_MESSAGE_BYTES, MAFA_LOAD_RATE (messages/s in
 total, 0 for none), MAFA_LOAD_THINK ("0.5-2" seconds between actions, "0": none),
-MAFA_LOAD_USERS, MAFA_LOAD_SHAPE (ramp|step|spike) and MAFA_LOAD_DURATION.
+MAFA_LOAD_USERS, MAFA_LOAD_SHAPE (ramp|step|spike), MAFA_LOAD_DURATION and MAFA_LOAD_CA (the CA
+of a stack up --tls: the balancer's certificate is verified against it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import itertools
 import os
 import random
 import re
+import ssl
 import string
 import time
 import uuid
@@ -37,6 +39,7 @@ USERS = int(os.environ.get("MAFA_LOAD_USERS", "1"))
 WEIGHTS = parse_weights(os.environ.get("MAFA_LOAD_WEIGHTS", ""))
 SHAPE = os.environ.get("MAFA_LOAD_SHAPE", "")
 DURATION_S = float(os.environ.get("MAFA_LOAD_DURATION", "60"))
+CA_FILE = os.environ.get("MAFA_LOAD_CA") or None
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _counter = itertools.count(1)
 # Answers after which the message may or may not have been taken: tried again, same key.
@@ -137,6 +140,14 @@ class StackUser(FastHttpUser):
         if weight > 0 and (not RATE or name in ("api", "form"))
     }
     csrf_token = ""
+    # FastHttpUser checks no certificate unless told (its `insecure` is True by default): verify
+    # as a browser would, against the project's CA (up --tls) or else the system's. `ssl` is
+    # gevent's here (locust patched it on import), which is what its HTTP client needs.
+    insecure = False
+
+    @staticmethod
+    def ssl_context_factory() -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=CA_FILE)
 
     def on_start(self) -> None:
         self.open_page()

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -55,6 +56,7 @@ class LoadSettings:
     # do). Its own API, not a shape reading a file: locust then spawns and stops users itself,
     # at the spawn rate, in standalone and distributed mode alike.
     control_port: int | None = None
+    ca_file: Path | None = None  # a stack up --tls: its CA, which every client here verifies with
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,11 @@ class LoadResult:
     files: list[Path] = field(default_factory=list)
 
 
-def check_reachable(host: str) -> None:
+def check_reachable(host: str, ca_file: Path | None = None) -> None:
+    context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
     try:
-        with urllib.request.urlopen(f"{host.rstrip('/')}/healthz", timeout=5) as answer:  # noqa: S310 (http(s) URL checked by the caller)
+        url = f"{host.rstrip('/')}/healthz"
+        with urllib.request.urlopen(url, timeout=5, context=context) as answer:  # noqa: S310 (http(s) URL checked by the caller)
             if answer.status != 200:
                 raise NotFound(f"the stack at {host} is not healthy ({answer.status})")
     except (urllib.error.URLError, OSError) as exc:
@@ -191,6 +195,7 @@ def _environment(settings: LoadSettings) -> dict[str, str]:
         "MAFA_LOAD_SHAPE": settings.shape or "",
         "MAFA_LOAD_DURATION": f"{settings.duration_s:g}",
         "MAFA_LOAD_THINK": settings.think_time,
+        "MAFA_LOAD_CA": str(settings.ca_file or ""),
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -221,7 +226,7 @@ def run(
 ) -> LoadResult:
     """Run the load to its end (or Ctrl-C, or `stop` set from another thread: locust is then
     stopped cleanly and its report keeps what ran)."""
-    check_reachable(settings.host)
+    check_reachable(settings.host, settings.ca_file)
     prepare_report_dir(settings.report_dir)
     commands = _commands(settings)
     env = _environment(settings)

@@ -20,12 +20,20 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"run-{stamp}-{secrets.token_hex(4)}"
 
 
+def project_ca(project: str) -> Path | None:
+    """The CA of a project brought up with --tls (what its balancer's certificate chains to)."""
+    from mafa_cli.stack.operations import saved_settings
+    from mafa_cli.state import ProjectState
+
+    return ProjectState(project).tls_ca_file if saved_settings(project).tls else None
+
+
 def default_host(project: str) -> str:
     from mafa_cli.stack.operations import saved_settings
 
     saved = saved_settings(project)
     bind = "127.0.0.1" if saved.bind in ("0.0.0.0", "") else saved.bind  # noqa: S104
-    return f"http://{bind}:{saved.port}"
+    return f"{saved.scheme}://{bind}:{saved.port}"
 
 
 def load_settings(
@@ -101,4 +109,5 @@ def load_settings(
         run_id=run_id,
         project=None if host else project,
         think_time=think_time,
+        ca_file=None if host else project_ca(project),
     )

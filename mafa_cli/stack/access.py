@@ -90,7 +90,8 @@ class StackClient:
         if self.backend.runs_here():
             return published
         host, port = self.endpoint("haproxy", 8080)
-        return f"http://{host}:{port}"
+        scheme = published.partition("://")[0] or "http"  # https when the stack is up --tls
+        return f"{scheme}://{host}:{port}"
 
     def http_text(self, url: str, auth: tuple[str, str] | None = None, body: Any = None) -> str:
         data = None if body is None else json.dumps(body).encode()

@@ -6,6 +6,7 @@ engine to use (the real one by default; the unit tests pass an in-memory fake).
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import socket
 import threading
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from mafa_cli.config import ImageSet, UpSettings, check_replicas
+from mafa_cli.config import BALANCER, BALANCER_PEM, ImageSet, UpSettings, check_replicas
 from mafa_cli.engine.protocol import Engine, Replica, connect_engine
 from mafa_cli.errors import Conflict, MafaError, NotFound, UsageError
 from mafa_cli.stack import build_context
@@ -40,6 +41,7 @@ class UpResult:
     secrets_file: Path
     rabbitmq_ui: str | None
     seconds: float
+    tls_ca_file: Path | None = None  # with --tls: what clients trust (curl --cacert)
 
 
 def saved_settings(project: str) -> UpSettings:
@@ -184,9 +186,21 @@ def _apply(
     }
 
     def create(service: Service, number: int, start: bool = True) -> str:
-        return engine.create(
-            project, service, number, wanted[service.name].config_hash, network, labels, start
+        config_hash = wanted[service.name].config_hash
+        certified = settings.tls and service.name == BALANCER
+        replica = engine.create(
+            project, service, number, config_hash, network, labels, start and not certified
         )
+        if certified:
+            site = ProjectState(project).tls_files()
+            if site is None:
+                raise MafaError("no TLS certificate was made", hint="run `mafa up --tls` again")
+            # Given its key (owner-only, haproxy's) before it starts: HAProxy reads it at start,
+            # and the key never sits in an image or an environment variable.
+            engine.put_file(replica, BALANCER_PEM, site[1], 0o600, owner="haproxy")
+            if start:
+                engine.start(replica, f"{project}-{service.name}-{number}")
+        return replica
 
     def recreate(container: Existing) -> Callable[[], object]:
         service = model.services[container.service]
@@ -256,16 +270,22 @@ def _up(settings: UpSettings, reporter: Reporter, engine: Engine, state: Project
     started = time.monotonic()
     model = _model(engine, settings)
     image_ids = _images(engine, model, settings.build, reporter)
+    certificate = _certificate(settings, state) if settings.tls else b""
     state.save_settings(settings.to_saved())
     wanted = {
         name: Wanted(settings.replicas(name), service.config_hash(image_ids[service.image]))
         for name, service in model.services.items()
     }
+    if certificate and BALANCER in wanted:
+        # A new certificate means a new balancer (it reads its file at start only).
+        known = wanted[BALANCER]
+        fingerprint = hashlib.sha256(known.config_hash.encode() + certificate).hexdigest()
+        wanted[BALANCER] = replace(known, config_hash=fingerprint)
     plan = _apply(engine, settings, model, wanted, reporter)
     rabbit = next(iter(engine.replicas(settings.project, "rabbitmq")), None)
     return UpResult(
         project=settings.project,
-        url=f"http://{settings.bind}:{settings.port}",
+        url=f"{settings.scheme}://{settings.bind}:{settings.port}",
         plan=plan,
         secrets_file=state.secrets_file,
         rabbitmq_ui=(
@@ -276,7 +296,26 @@ def _up(settings: UpSettings, reporter: Reporter, engine: Engine, state: Project
             else None
         ),
         seconds=time.monotonic() - started,
+        tls_ca_file=state.tls_ca_file if settings.tls else None,
     )
+
+
+def _certificate(settings: UpSettings, state: ProjectState) -> bytes:
+    """The balancer's certificate, made (or the user's checked) and kept through state.py. One
+    made earlier is served again while it names the bind address and is well in date."""
+    from mafa_cli.stack import tls  # cryptography only when TLS is asked for
+
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        issued = tls.users_pair(
+            Path(settings.tls_cert).read_bytes(), Path(settings.tls_key).read_bytes()
+        )
+    else:
+        kept = state.tls_files()
+        if kept is not None and tls.still_good(kept[0], settings.bind):
+            return kept[0]
+        issued = tls.issue(settings.project, settings.bind)
+    state.save_tls(issued.ca_pem, issued.cert_pem, issued.site_pem)
+    return issued.cert_pem
 
 
 def scale(

@@ -40,6 +40,8 @@ class _Record:
     polls_left: int = 0  # polls until healthy, once running
     ip: str = ""
     ports: tuple[str, ...] = ()
+    # put_file: path -> (data, mode, owner, the replica's state when it arrived)
+    files: dict[str, tuple[bytes, int, str, str]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -186,6 +188,11 @@ class FakeEngine:
         if record.service in self.never_healthy:
             return 1
         return 0 if record.health == "healthy" or record.service in self.answers_early else 1
+
+    def put_file(self, replica_id: str, path: str, data: bytes, mode: int, owner: str) -> None:
+        record = self._get(replica_id)
+        self.calls.append(("put_file", record.name))
+        record.files[path] = (data, mode, owner, record.state)  # the state it arrived in
 
     def start(self, replica_id: str, name: str = "") -> None:
         record = self._get(replica_id)

@@ -65,6 +65,7 @@ LIBRARY_HOMES = {
     "textual": {"mafa_cli.watch.app"},
     "matplotlib": {"mafa_cli.report"},
     "yaml": {"mafa_cli.stack.compose_model"},
+    "cryptography": {"mafa_cli.stack.tls"},
     "locust": {"mafa_cli.load.locustfile"},
     "pika": {"mafa_cli.services.amqp"},
     "psycopg": {"mafa_cli.services.db"},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mafa_cli.config import ImageSet, UpSettings, default_compose_file
+from mafa_cli.config import BALANCER_PEM, ImageSet, UpSettings, default_compose_file
 from mafa_cli.errors import Conflict, MafaError, NotFound, Unhealthy, UsageError
 from mafa_cli.stack import operations, scheduler
 from mafa_cli.stack.operations import CONTEXT_LABEL, OFFLINE_MARKER_IMAGE
@@ -302,3 +302,64 @@ def test_down_with_volumes_forgets_the_project_whole(engine: FakeEngine) -> None
     assert not state.exists(), "a new stack of that name must not show the old one's events"
     with pytest.raises(NotFound, match="no stack named 'unit'"):
         operations.down("unit", True, Steps(), engine)
+
+
+def test_with_tls_the_balancer_gets_its_key_before_it_starts(engine: FakeEngine) -> None:
+    result = operations.up(settings(tls=True), Steps(), engine)
+    (balancer,) = [r for r in engine._records.values() if r.service == "haproxy"]
+    data, mode, owner, state_then = balancer.files[BALANCER_PEM]
+    assert (mode, owner, state_then) == (0o600, "haproxy", "created")
+    assert b"BEGIN CERTIFICATE" in data
+    assert b"PRIVATE KEY" in data
+    assert ("put_file", "unit-haproxy-1") in engine.calls
+    assert engine.calls.index(("put_file", "unit-haproxy-1")) < engine.calls.index(
+        ("start", "unit-haproxy-1")
+    )
+    assert not any(r.files for r in engine._records.values() if r.service != "haproxy")
+    assert result.url.startswith("https://127.0.0.1:")
+    assert result.tls_ca_file == ProjectState("unit").tls_ca_file
+    assert operations.saved_settings("unit").tls
+
+
+def test_tls_keeps_its_certificate_and_a_new_one_recreates_the_balancer(
+    engine: FakeEngine,
+) -> None:
+    wanted = settings(tls=True)
+    operations.up(wanted, Steps(), engine)
+    state = ProjectState("unit")
+    first = state.tls_files()
+    engine.calls.clear()
+    assert operations.up(wanted, Steps(), engine).plan.changes_nothing
+    assert state.tls_files() == first
+    state.tls_cert_file.unlink()  # lost: a new certificate is made, so a new balancer
+    replan = operations.up(wanted, Steps(), engine).plan
+    assert [c.service for c in replan.recreate] == ["haproxy"]
+    assert state.tls_files() != first
+
+
+def test_without_tls_no_file_is_put_and_the_url_is_http(engine: FakeEngine) -> None:
+    result = operations.up(settings(), Steps(), engine)
+    assert not any(call == "put_file" for call, _ in engine.calls)
+    assert result.tls_ca_file is None
+    assert not ProjectState("unit").tls_dir.exists()
+
+
+def test_tls_cert_is_set_for_the_balancer_only_with_tls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAFA_TLS_CERT", "/somewhere/else.pem")  # left in a user's shell
+    assert settings().interpolation_env({}, True)["MAFA_TLS_CERT"] == ""
+    assert settings(tls=True).interpolation_env({}, True)["MAFA_TLS_CERT"] == BALANCER_PEM
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"tls": True, "tls_cert": "/etc/hostname"}, "go together"),
+        ({"tls_cert": "/etc/hostname", "tls_key": "/etc/hostname"}, "needs --tls"),
+        ({"tls": True, "tls_cert": "/nope.pem", "tls_key": "/etc/hostname"}, "no such file"),
+    ],
+)
+def test_tls_flags_are_checked(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        settings(**changes)
