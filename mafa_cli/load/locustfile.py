@@ -103,7 +103,9 @@ def send_form(user: StackUser) -> None:
         "/ (form)",
         303,
         data={"message": message_text(), "csrf_token": user.csrf_token},
-        headers={"X-Mafa-Run": RUN_ID},
+        # As a browser sends it: over HTTPS the CSRF check also wants the form posted from this
+        # very site (Flask-WTF's strict Referer check), else 400.
+        headers={"X-Mafa-Run": RUN_ID, "Referer": f"{user.host}/"},
     )
 
 

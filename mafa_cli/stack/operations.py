@@ -268,9 +268,10 @@ def up(settings: UpSettings, reporter: Reporter, engine: Engine | None = None) -
 
 def _up(settings: UpSettings, reporter: Reporter, engine: Engine, state: ProjectState) -> UpResult:
     started = time.monotonic()
+    # First: a certificate of the user's that cannot be served is refused before any build.
+    certificate = _certificate(settings, state) if settings.tls else b""
     model = _model(engine, settings)
     image_ids = _images(engine, model, settings.build, reporter)
-    certificate = _certificate(settings, state) if settings.tls else b""
     state.save_settings(settings.to_saved())
     wanted = {
         name: Wanted(settings.replicas(name), service.config_hash(image_ids[service.image]))

@@ -52,6 +52,12 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (["logs", "sender", "-p", "UPPER"], ExitStatus.USAGE, "invalid project name"),
         (["up", "--bind", "999.1.1.1"], ExitStatus.USAGE, "'999.1.1.1' is not an IP address"),
         (["logs", "sender", "--tail", "-1"], ExitStatus.USAGE, "--tail -1 is negative"),
+        (["up", "--tls", "--tls-cert", "/etc/hostname"], ExitStatus.USAGE, "go together"),
+        (
+            ["up", "--tls-cert", "/etc/hostname", "--tls-key", "/etc/hostname"],
+            ExitStatus.USAGE,
+            "--tls-cert needs --tls",
+        ),
     ],
 )
 def test_bad_input_gets_a_message_a_hint_and_a_code(

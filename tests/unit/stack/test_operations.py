@@ -363,3 +363,24 @@ def test_tls_cert_is_set_for_the_balancer_only_with_tls(
 def test_tls_flags_are_checked(changes: dict[str, object], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         settings(**changes)
+
+
+def test_a_users_pair_that_cannot_be_served_is_refused_before_anything(
+    engine: FakeEngine, tmp_path: Path
+) -> None:
+    from mafa_cli.stack import tls
+
+    mine, theirs = tls.issue("a", "127.0.0.1"), tls.issue("b", "127.0.0.1")
+    (tmp_path / "cert.pem").write_bytes(mine.cert_pem)
+    (tmp_path / "key.pem").write_bytes(theirs.key_pem)
+    wanted = settings(
+        tls=True, tls_cert=str(tmp_path / "cert.pem"), tls_key=str(tmp_path / "key.pem")
+    )
+    with pytest.raises(UsageError, match="not the key of"):
+        operations.up(wanted, Steps(), engine)
+    assert engine.calls == []
+    assert not ProjectState("unit").exists()
+    (tmp_path / "key.pem").write_bytes(mine.key_pem)
+    result = operations.up(wanted, Steps(), engine)
+    assert result.tls_ca_file is not None
+    assert result.tls_ca_file.read_bytes() == mine.cert_pem
