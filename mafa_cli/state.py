@@ -139,9 +139,12 @@ class ProjectState:
             return None
         return parse_env_file(self.secrets_file.read_text())
 
-    def secrets_or_create(self) -> dict[str, str]:
+    def _make_private_dir(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.dir.chmod(0o700)
+
+    def secrets_or_create(self) -> dict[str, str]:
+        self._make_private_dir()
         values = self.secrets() or {}
         missing = [name for name in SECRET_NAMES if not values.get(name)]
         if missing:
@@ -161,7 +164,8 @@ class ProjectState:
         return self.tls_cert_file.read_bytes(), self.tls_site_file.read_bytes()
 
     def save_tls(self, ca_pem: bytes, cert_pem: bytes, site_pem: bytes) -> None:
-        self.tls_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._make_private_dir()
+        self.tls_dir.mkdir(exist_ok=True, mode=0o700)
         self.tls_dir.chmod(0o700)
         _write_private(self.tls_site_file, site_pem)
         self.tls_cert_file.write_bytes(cert_pem)

@@ -112,16 +112,16 @@ def test_the_key_file_is_owner_only_and_the_ca_is_public(
     monkeypatch.setenv("MAFA_STATE_DIR", str(tmp_path))
     issued = tls.issue("demo", "127.0.0.1")
     state = ProjectState("demo")
+    old_umask = os.umask(0)  # a permissive umask must not matter
     state.tls_dir.mkdir(parents=True)
     state.tls_site_file.write_bytes(b"an older file, world-readable")
-    state.tls_site_file.chmod(0o644)
-    old_umask = os.umask(0)  # a permissive umask must not matter
     try:
         state.save_tls(issued.ca_pem, issued.cert_pem, issued.site_pem)
     finally:
         os.umask(old_umask)
     assert state.tls_site_file.stat().st_mode & 0o777 == 0o600
     assert state.tls_dir.stat().st_mode & 0o777 == 0o700
+    assert state.dir.stat().st_mode & 0o777 == 0o700
     assert state.tls_files() == (issued.cert_pem, issued.site_pem)
     assert state.tls_ca_file.read_bytes() == issued.ca_pem
     assert b"PRIVATE KEY" not in state.tls_ca_file.read_bytes() + state.tls_cert_file.read_bytes()
