@@ -24,7 +24,7 @@ from rich.text import Text
 from mafa_cli.errors import MafaError
 from mafa_cli.ledger import LedgerReport
 from mafa_cli.load.runner import LiveStats, LoadResult
-from mafa_cli.services.nodes import colour_of
+from mafa_cli.services.palette import node_colour
 from mafa_cli.stack.operations import DownResult, StatusRow, UpResult
 
 # What other modules of mafa render with (watch/view.py): rich is imported here only.
@@ -127,7 +127,7 @@ def status_table(project: str, rows: list[StatusRow]) -> Table:
         table.add_row(
             row.service,
             str(row.number),
-            Text(row.name, style=colour_of(row.name)),
+            Text(row.name, style=node_colour(row.name)),
             Text(row.state, style=style),
             Text(health, style=style),
             ", ".join(row.ports) or "-",
@@ -137,7 +137,7 @@ def status_table(project: str, rows: list[StatusRow]) -> Table:
 
 
 def log_line(container: str, line: str) -> Text:
-    text = Text(f"{container} | ", style=colour_of(container))
+    text = Text(f"{container} | ", style=node_colour(container))
     text.append(line)
     return text
 

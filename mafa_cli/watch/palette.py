@@ -1,69 +1,12 @@
-"""One colour per node, the same on the dashboard, in the report and (once the pages use it) on the
-pages: 32 colours, told apart by a slot number rather than guessed from the node's name.
-
-Why slots: a colour derived from a name (a hash modulo the palette) gives two nodes the same colour
-as soon as there are a few of them (birthday odds: 2 of 4 senders share one of ten colours a third
-of the time). A node that holds slot i gets PALETTE[i]; slots are unique among live nodes, so up to
-32 live nodes never share a colour. Where the slot comes from is outside this module: the
-dashboard's `SlotBook` hands them out in order of first sight until nodes claim their own (the
-proposal in the issue 17 report: the lowest free `SET NX` key in Redis, kept by the node's
-heartbeat and stored with its row so the report knows it after the fact).
-
-The palette: the ten colours the pages already use (less their grey, which reads as "gone"), then
-22 more picked by farthest-point search in CIELAB among colours of lightness 42..72 and chroma
-at least 30 (legible on a dark terminal and under white text). Smallest distance between any two:
-Delta E 25 (the original ten: 27.7). This module imports nothing so it can move, as it is, to
-services/ where the pages can import it too.
-"""
+"""The dashboard's side of the node colours: the palette itself is shared with the pages
+(services/palette.py, re-exported here); `SlotBook` gives a slot to a node that has not claimed
+one (yet), never one that a shown node holds."""
 
 from __future__ import annotations
 
-import hashlib
+from mafa_cli.services.palette import PALETTE, colour_for_slot, fallback_slot, text_colour
 
-PALETTE: tuple[str, ...] = (
-    "#d62728",
-    "#1f77b4",
-    "#2ca02c",
-    "#9467bd",
-    "#e377c2",
-    "#8c564b",
-    "#17becf",
-    "#ff7f0e",
-    "#bcbd22",
-    "#9600ff",
-    "#ff1ee1",
-    "#005af0",
-    "#87965a",
-    "#ff0078",
-    "#966900",
-    "#ff8787",
-    "#00b487",
-    "#c369ff",
-    "#c30087",
-    "#d29669",
-    "#0f7869",
-    "#6996ff",
-    "#b43c5a",
-    "#e1a500",
-    "#ff0000",
-    "#b4a5e1",
-    "#698700",
-    "#00c300",
-    "#b44b00",
-    "#1e783c",
-    "#e196b4",
-    "#b41eb4",
-)
-
-
-def colour_for_slot(slot: int) -> str:
-    """The colour of the node holding `slot` (slots past 32 wrap around)."""
-    return PALETTE[slot % len(PALETTE)]
-
-
-def fallback_slot(node: str) -> int:
-    """A slot from the name alone, for a node nobody has given one: stable, but not distinct."""
-    return hashlib.sha256(node.encode("utf-8")).digest()[0] % len(PALETTE)
+__all__ = ["PALETTE", "SlotBook", "colour_for_slot", "fallback_slot", "text_colour"]
 
 
 class SlotBook:

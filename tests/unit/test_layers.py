@@ -146,7 +146,8 @@ SHARED_WITH_THE_CLI = {
     "mafa_cli.services.sessions": "redis's one home: watch counts the active sessions",
     "mafa_cli.services.settings": "conninfo: the same connection string the services build",
     "mafa_cli.services.messages": "the run id's format: the ledger refuses what no sender takes",
-    "mafa_cli.services.nodes": "a node's colour, the same on the pages and in the terminal",
+    "mafa_cli.services.palette": "the node colours by slot, the same on the pages, the dashboard"
+    " and the report (imports nothing)",
 }
 
 
