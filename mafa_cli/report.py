@@ -26,6 +26,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 
 from mafa_cli.errors import UsageError
+from mafa_cli.services.palette import node_colour
 
 CHARTS = ("queue", "rates", "receivers", "sessions", "load")
 STYLE = """
@@ -57,6 +58,7 @@ class Series:
 @dataclass
 class RunData:
     series: dict[str, Series] = field(default_factory=dict)
+    slots: dict[str, int | None] = field(default_factory=dict)  # each receiver's colour slot
     faults: list[tuple[datetime, str]] = field(default_factory=list)
     last: dict[str, Any] = field(default_factory=dict)
 
@@ -83,6 +85,8 @@ def read_record(lines: Iterable[str]) -> RunData:
         data.at("sessions").add(at, snap.get("active_sessions", 0))
         for receiver in snap.get("receivers") or []:
             node = receiver["node"]
+            if receiver.get("slot") is not None or node not in data.slots:
+                data.slots[node] = receiver.get("slot")
             data.at(f"handled {node}").add(at, receiver.get("handled", 0))
             data.at(f"failed {node}").add(
                 at, receiver.get("failed", 0) + receiver.get("interrupted", 0)
@@ -136,10 +140,12 @@ def _figure(name: str, data: RunData, span: tuple[datetime, datetime]) -> Any:
         for key in ("publish", "deliver", "ack", "redeliver"):
             line(key, key)
     elif name == "receivers":
-        for key in sorted(k for k in data.series if k.startswith("handled ")):
-            line(key, key)
-        for key in sorted(k for k in data.series if k.startswith("failed ")):
-            line(key, key, linestyle=":")
+        # Each receiver in its colour, the one its page and `mafa watch` show (its slot's).
+        for kind, style in (("handled", "-"), ("failed", ":")):
+            for key in sorted(k for k in data.series if k.startswith(f"{kind} ")):
+                node = key.removeprefix(f"{kind} ")
+                colour = node_colour(node, data.slots.get(node))
+                line(key, key, linestyle=style, color=colour)
     elif name == "sessions":
         line("sessions", "active sessions")
     elif name == "load":

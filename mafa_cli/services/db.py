@@ -111,7 +111,8 @@ class Database:
 
 class NodeStore:
     """What both services' stores share: a health check, and a row per node in `schema.nodes`
-    (its counters start at zero; the container's host name links it to its container)."""
+    (its counters start at zero; the container's host name links it to its container; its
+    colour slot, see slots.py)."""
 
     schema = ""
 
@@ -126,4 +127,12 @@ class NodeStore:
             f"INSERT INTO {self.schema}.nodes (node, host) VALUES (%s, %s)"  # noqa: S608 (a class constant)
             " ON CONFLICT (node) DO UPDATE SET host = excluded.host",
             (node, host),
+        )
+
+    def store_slot(self, node: str, slot: int | None) -> None:
+        """The node's colour slot (None: it holds none, its name's colour is shown)."""
+        self._db.execute(
+            f"INSERT INTO {self.schema}.nodes (node, slot) VALUES (%s, %s)"  # noqa: S608 (a class constant)
+            " ON CONFLICT (node) DO UPDATE SET slot = excluded.slot",
+            (node, slot),
         )

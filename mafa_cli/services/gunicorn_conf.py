@@ -49,3 +49,6 @@ def worker_exit(server: Any, worker: Any) -> None:
         from mafa_cli.services.receiver.app import stop_consuming
 
         stop_consuming()
+    from mafa_cli.services.slots import release_slot  # the colour slot, free for a new node
+
+    release_slot()

@@ -157,3 +157,52 @@ class SessionCounts:
             return bool(self._redis.ping())
         except REDIS_ERRORS:
             return False
+
+
+SLOT_KEY_PREFIX = "mafa:slot:"
+SLOT_COUNT = 32  # the palette's size (palette.PALETTE)
+
+# One atomic step (see slots.py): the slot this node holds already is renewed; else the preferred
+# one (its slot before a Redis restart), else the lowest free one is taken; -1 when all are held.
+# Several processes of one node (a sender's gunicorn workers) thus share one slot.
+_CLAIM_SCRIPT = """
+local node, preferred, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == node then
+    redis.call('EXPIRE', KEYS[i], lease)
+    return i - 1
+  end
+end
+if preferred >= 0 and preferred < #KEYS
+   and redis.call('SET', KEYS[preferred + 1], node, 'NX', 'EX', lease) then
+  return preferred
+end
+for i = 1, #KEYS do
+  if redis.call('SET', KEYS[i], node, 'NX', 'EX', lease) then return i - 1 end
+end
+return -1
+"""
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisSlotLeases:
+    """The nodes' colour slots in Redis, one key each (slots.SlotLeases)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._keys = [f"{SLOT_KEY_PREFIX}{i}" for i in range(SLOT_COUNT)]
+        self._claim = client.register_script(_CLAIM_SCRIPT)
+        self._release = client.register_script(_RELEASE_SCRIPT)
+
+    def claim(self, node: str, preferred: int | None, lease_s: int) -> int | None:
+        slot = int(
+            self._claim(
+                keys=self._keys, args=[node, -1 if preferred is None else preferred, lease_s]
+            )
+        )
+        return None if slot < 0 else slot
+
+    def release(self, node: str, slot: int) -> None:
+        self._release(keys=[self._keys[slot]], args=[node])

@@ -37,7 +37,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mafa_cli.services.messages import InvalidInput
-from mafa_cli.services.nodes import colour_index
+from mafa_cli.services.nodes import colour_class
 from mafa_cli.services.sessions import SESSION_KEY_PREFIX
 from mafa_cli.services.settings import ServiceSettings
 
@@ -253,6 +253,7 @@ def create_app(
     unavailable: tuple[type[BaseException], ...],
     on_session_saved: Callable[[str], None],
     open_session_data: Callable[[str, bool], tuple[bytes | None, Any]],
+    node_slot: Callable[[], int | None] = lambda: None,
 ) -> tuple[Flask, CSRFProtect]:
     """The Flask app both services build on.
 
@@ -282,7 +283,8 @@ def create_app(
         MAX_FORM_PARTS=50,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session that holds it
     )
-    app.jinja_env.globals["colour_index"] = colour_index
+    app.jinja_env.globals["colour_class"] = colour_class
+    app.jinja_env.globals["node_slot"] = node_slot  # this node's colour slot (slots.py), in memory
     app.jinja_env.globals["node_name"] = settings.node_name
 
     @app.before_request

@@ -33,11 +33,13 @@ T = TypeVar("T")
 HTTP_TIMEOUT_S = 2.0
 RECENT_ATTEMPTS = 200  # mean and p95 handling time are over each node's latest attempts
 REST_AFTER_S = 6.0  # longer than the broker's 5 s sampling of queue figures
+# A sender's row as read from the database: node, host, accepted, colour slot.
+SenderNode = tuple[str, str | None, int, int | None]
 RATE_WINDOW_S = 5.0  # rates over at least this long: the broker's totals move in 5 s steps
 
 RECEIVERS_SQL = """
 SELECT node, host, handled, duplicates, failed, interrupted, redelivered, redelivered_elsewhere,
-       last_seen_at
+       last_seen_at, slot
 FROM receiver.nodes ORDER BY node
 """
 # One query per node, with the node as a parameter: PostgreSQL then plans it with that node's
@@ -49,7 +51,8 @@ SELECT avg(duration_ms) AS mean_ms,
 FROM (SELECT duration_ms FROM receiver.attempts
       WHERE node = %s ORDER BY node, id DESC LIMIT %s) latest
 """
-SENDERS_SQL = "SELECT node, host, accepted FROM sender.nodes ORDER BY node"
+# slot: the colour slot each node claimed (services/slots.py), NULL while it holds none.
+SENDERS_SQL = "SELECT node, host, accepted, slot FROM sender.nodes ORDER BY node"
 
 
 def _float(value: Any) -> float | None:
@@ -102,7 +105,7 @@ class Collector:
             self._read_nodes,
             (
                 list(previous.receivers),
-                [(s.node, s.container, s.accepted) for s in previous.senders],
+                [(s.node, s.container, s.accepted, s.slot) for s in previous.senders],
             ),
         )
         balancer = attempt("balancer", self._read_balancer, None)
@@ -195,7 +198,7 @@ class Collector:
         )
         return figures, parse.unacked_by_node(connections, channels)
 
-    def _read_nodes(self) -> tuple[list[ReceiverRow], list[tuple[str, str | None, int]]]:
+    def _read_nodes(self) -> tuple[list[ReceiverRow], list[SenderNode]]:
         with self._client.database().transaction() as cur:
             cur.execute(RECEIVERS_SQL)
             nodes = cur.fetchall()
@@ -217,10 +220,13 @@ class Collector:
                         mean_ms=_float(recent.get("mean_ms")),
                         p95_ms=_float(recent.get("p95_ms")),
                         last_seen=r["last_seen_at"],
+                        slot=r["slot"],
                     )
                 )
             cur.execute(SENDERS_SQL)
-            senders = [(r["node"], r["host"], int(r["accepted"])) for r in cur.fetchall()]
+            senders = [
+                (r["node"], r["host"], int(r["accepted"]), r["slot"]) for r in cur.fetchall()
+            ]
         return receivers, senders
 
     def _read_balancer(self) -> list[parse.BalancerServer]:
@@ -228,7 +234,7 @@ class Collector:
 
     @staticmethod
     def _senders(
-        rows: list[tuple[str, str | None, int]],
+        rows: list[SenderNode],
         by_host: dict[str, str],
         by_ip: dict[str, Replica],
         balancer: list[parse.BalancerServer] | None,
@@ -240,7 +246,7 @@ class Collector:
             if holder is not None:
                 traffic[holder.name] = server
         result = []
-        for node, host, accepted in rows:
+        for node, host, accepted, slot in rows:
             container = by_host.get(host or "", host) if "database" not in stale else host
             served = traffic.get(container or "")
             result.append(
@@ -250,6 +256,7 @@ class Collector:
                     accepted=accepted,
                     requests=served.requests if served else None,
                     errors=served.errors if served else None,
+                    slot=slot,
                 )
             )
         # Nodes of replicas that are gone stay in the table with their counts, after the live ones.

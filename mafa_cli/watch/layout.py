@@ -412,7 +412,8 @@ def assign_slots(snapshot: Snapshot, slots: SlotBook) -> SlotBook:
     rows: list[NodeRow] = [*snapshot.receivers, *snapshot.senders]
     live = [(row.node, row.slot) for row in rows if not is_gone(row.container, snapshot)]
     slots.forget(keep={node for node, _ in live})
-    for node, claimed in live:
+    # Nodes' own claims first, so a slot handed to a node without one is never a claimed one.
+    for node, claimed in sorted(live, key=lambda pair: pair[1] is None):
         slots.slot(node, claimed)
     return slots
 

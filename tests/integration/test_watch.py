@@ -107,6 +107,40 @@ def test_snapshot_after_a_trickle(watched: ComposeStack, state: Path, tmp_path: 
     )
 
 
+BADGE = re.compile(r'class="badge rounded-pill node-(\d+)" id="badge-node" data-slot="(\d*)"')
+
+
+def test_each_node_has_its_own_colour_on_its_page_and_in_watch(
+    watched: ComposeStack, state: Path
+) -> None:
+    """5 live nodes claim 5 distinct slots (services/slots.py); each node's page shows its slot's
+    colour class, and `mafa watch --once --json` reports the same slot for that node."""
+
+    def slots() -> dict[str, int | None]:
+        data = snapshot(watched, state)
+        return {row["node"]: row["slot"] for row in [*data["receivers"], *data["senders"]]}
+
+    wait_for(lambda: len(slots()) == 5 and None not in slots().values(), 60, "5 nodes with a slot")
+    claimed = slots()
+    assert len(set(claimed.values())) == 5, claimed
+
+    seen: dict[str, tuple[int, str]] = {}
+    client = requests.Session()
+    for _ in range(60):  # the balancer spreads the pages over the nodes
+        for path in ("/", "/received"):
+            page = client.get(f"{watched.url}{path}", timeout=10)
+            assert page.status_code == 200
+            match = BADGE.search(page.text)
+            assert match, "the page has no node badge"
+            seen[page.headers["X-Mafa-Node"]] = (int(match.group(1)), match.group(2))
+        if len(seen) == 5:
+            break
+    assert set(seen) == set(claimed), "every node's page was seen"
+    for node, (css_slot, data_slot) in seen.items():
+        assert css_slot == claimed[node], f"{node}: page node-{css_slot}, watch {claimed[node]}"
+        assert data_slot == str(claimed[node])
+
+
 def test_a_stopped_receiver_shows(watched: ComposeStack, state: Path) -> None:
     (victim,) = [c for c in watched.containers("receiver") if c["Name"].endswith("-receiver-3")]
     subprocess.run(["docker", "stop", victim["Id"]], check=True, capture_output=True)

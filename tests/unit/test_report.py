@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from mafa_cli.errors import UsageError
-from mafa_cli.report import build, read_record
+from mafa_cli.report import _figure, build, read_record
+from mafa_cli.services.palette import PALETTE
 
 START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 
@@ -29,7 +30,10 @@ def snapshot(second: int) -> str:
                 "redeliver_rate": 1.0,
             },
             "active_sessions": 7,
-            "receivers": [{"node": "receiver-a", "handled": second, "failed": 1, "interrupted": 0}],
+            # slot 1: the palette's blue (31, 119, 180), the line every chart is looked for by
+            "receivers": [
+                {"node": "receiver-a", "handled": second, "failed": 1, "interrupted": 0, "slot": 1}
+            ],
             "faults": [
                 f"{(START + timedelta(seconds=5)).isoformat()} SIGKILL demo-receiver-1",
                 "2020-01-01T00:00:00+00:00 restart long-ago-1",
@@ -78,3 +82,23 @@ def test_empty_or_missing_record(tmp_path: Path) -> None:
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(UsageError, match="holds no snapshots"):
         build(tmp_path / "empty.jsonl", tmp_path / "r.html")
+
+
+def test_each_receiver_is_drawn_in_its_slots_colour() -> None:
+    """The colour its page and `mafa watch` give it: its slot's (a later snapshot without a slot,
+    read while the node re-claims one, keeps the last one seen)."""
+    lines = [snapshot(s) for s in range(3)]
+    with_slots = []
+    for i, line in enumerate(lines):
+        snap = json.loads(line)
+        snap["receivers"] = [
+            {"node": "receiver-a", "handled": i, "failed": 0, "slot": 4 if i < 2 else None},
+            {"node": "receiver-b", "handled": i, "failed": 0, "slot": 9},
+        ]
+        with_slots.append(json.dumps(snap))
+    data = read_record(with_slots)
+    assert data.slots == {"receiver-a": 4, "receiver-b": 9}
+    fig, _ = _figure("receivers", data, (START, START + timedelta(seconds=3)))
+    colours = {line.get_label(): line.get_color() for line in fig.axes[0].get_lines()}
+    assert colours["handled receiver-a"] == colours["failed receiver-a"] == PALETTE[4]
+    assert colours["handled receiver-b"] == PALETTE[9]

@@ -10,6 +10,7 @@ from mafa_cli.services.receiver.store import SCHEMA, ReceiverStore
 from mafa_cli.services.receiver.worker import ReceiverWorker
 from mafa_cli.services.sessions import REDIS_ERRORS, SessionCounts, make_client
 from mafa_cli.services.settings import ServiceSettings
+from mafa_cli.services.slots import keep_slot
 from mafa_cli.services.web import (
     Blueprint,
     Flask,
@@ -85,7 +86,10 @@ def create_app(settings: ServiceSettings | None = None) -> Flask:
     store.register_node(settings.node_name, socket.gethostname())
     redis_client = make_client(settings)
     sessions = SessionCounts(redis_client, settings.session_lifetime_s)
-    app, _csrf = create_web_app(settings, redis_client, UNAVAILABLE, sessions.touch, sessions.open)
+    keeper = keep_slot(settings.node_name, redis_client, store)
+    app, _csrf = create_web_app(
+        settings, redis_client, UNAVAILABLE, sessions.touch, sessions.open, lambda: keeper.slot
+    )
     app.register_blueprint(build_blueprint(settings, store, sessions))
     _worker = ReceiverWorker(settings, store)
     return app

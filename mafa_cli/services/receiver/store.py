@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS receiver.nodes (
     last_seen_at          timestamptz NOT NULL DEFAULT now(),
     started_at            timestamptz NOT NULL DEFAULT now()
 );
+-- The node's colour slot (services/slots.py), NULL while it holds none.
+ALTER TABLE receiver.nodes ADD COLUMN IF NOT EXISTS slot integer;
 """
 
 # Which per-node counter each outcome adds to (the dashboard reads these: O(nodes) per refresh).
@@ -79,6 +81,7 @@ class ProcessedRow:
     finished_at: datetime
     duration_ms: float
     body: str
+    slot: int | None  # the handling node's colour slot
 
 
 class ReceiverStore(NodeStore):
@@ -166,8 +169,10 @@ class ReceiverStore(NodeStore):
             )
             stats_row = cur.fetchone()
             cur.execute(
-                "SELECT seq, handled_by, finished_at, duration_ms, body FROM receiver.processed"
-                " ORDER BY seq DESC LIMIT %s",
+                "SELECT p.seq, p.handled_by, p.finished_at, p.duration_ms, p.body, n.slot"
+                " FROM (SELECT seq, handled_by, finished_at, duration_ms, body"
+                "  FROM receiver.processed ORDER BY seq DESC LIMIT %s) AS p"
+                " LEFT JOIN receiver.nodes AS n ON n.node = p.handled_by ORDER BY p.seq DESC",
                 (limit,),
             )
             rows = [ProcessedRow(**r) for r in cur.fetchall()]

@@ -29,6 +29,7 @@ from mafa_cli.services.messages import (
 from mafa_cli.services.sender.store import SCHEMA, MessageRow, NodeStats, SenderStore
 from mafa_cli.services.sessions import REDIS_ERRORS, SessionCounts, make_client
 from mafa_cli.services.settings import ServiceSettings
+from mafa_cli.services.slots import keep_slot
 from mafa_cli.services.web import (
     Blueprint,
     Flask,
@@ -333,7 +334,10 @@ def create_app(settings: ServiceSettings | None = None) -> Flask:
     redis_client = make_client(settings)
     sessions = SessionCounts(redis_client, settings.session_lifetime_s)
     sender = Sender(settings, store, Publisher(settings), sessions)
-    app, csrf = create_web_app(settings, redis_client, UNAVAILABLE, sessions.touch, sessions.open)
+    keeper = keep_slot(settings.node_name, redis_client, store)
+    app, csrf = create_web_app(
+        settings, redis_client, UNAVAILABLE, sessions.touch, sessions.open, lambda: keeper.slot
+    )
     pages, api = build_blueprints(sender)
     csrf.exempt(api)
     app.register_blueprint(pages)

@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS sender.nodes (
     last_accepted_at timestamptz,
     started_at       timestamptz NOT NULL DEFAULT now()
 );
+-- The node's colour slot (services/slots.py), NULL while it holds none.
+ALTER TABLE sender.nodes ADD COLUMN IF NOT EXISTS slot integer;
 """
 
 
@@ -78,6 +80,7 @@ class MessageRow:
     node: str
     accepted_at: datetime
     body: str
+    slot: int | None  # the node's colour slot
 
 
 class SenderStore(NodeStore):
@@ -214,8 +217,10 @@ class SenderStore(NodeStore):
     def latest(self, limit: int = 20) -> list[MessageRow]:
         """The latest accepted messages of all nodes (an index scan, whatever the table's size)."""
         rows = self._db.execute(
-            "SELECT seq, node, accepted_at, body FROM sender.messages"
-            " WHERE status = 'accepted' ORDER BY seq DESC LIMIT %s",
+            "SELECT m.seq, m.node, m.accepted_at, m.body, n.slot"
+            " FROM (SELECT seq, node, accepted_at, body FROM sender.messages"
+            "  WHERE status = 'accepted' ORDER BY seq DESC LIMIT %s) AS m"
+            " LEFT JOIN sender.nodes AS n USING (node) ORDER BY m.seq DESC",
             (limit,),
         )
         return [MessageRow(**r) for r in rows]

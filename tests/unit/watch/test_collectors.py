@@ -52,6 +52,7 @@ def client_with_figures(engine: FakeEngine, ids: dict[str, str]) -> FakeStackCli
             "redelivered": 3,
             "redelivered_elsewhere": 1,
             "last_seen_at": NOW,
+            "slot": 2,
         }
     ]
     return FakeStackClient(
@@ -68,8 +69,9 @@ def client_with_figures(engine: FakeEngine, ids: dict[str, str]) -> FakeStackCli
             "FROM receiver.nodes": receivers,
             "FROM receiver.attempts": [{"mean_ms": 120.0, "p95_ms": 300.0}],
             "FROM sender.nodes": [
-                {"node": "sender-a", "host": ids["sender-1"][:12], "accepted": 30},
-                {"node": "sender-b", "host": ids["sender-2"][:12], "accepted": 18},
+                {"node": "sender-a", "host": ids["sender-1"][:12], "accepted": 30, "slot": 0},
+                # sender-b holds no colour slot (Redis was away when it started): NULL
+                {"node": "sender-b", "host": ids["sender-2"][:12], "accepted": 18, "slot": None},
             ],
         },
         active_sessions=7,
@@ -96,6 +98,9 @@ def test_every_panel_is_filled_from_its_source() -> None:
     assert by_container["fake-sender-1"].requests == 61
     assert by_container["fake-sender-1"].errors == 2
     assert by_container["fake-sender-2"].requests is None, "not in the balancer's figures"
+    # Each node's colour slot, as it claimed it (services/slots.py), from its row.
+    assert (receiver.slot, by_container["fake-sender-1"].slot) == (2, 0)
+    assert by_container["fake-sender-2"].slot is None
     assert snapshot.active_sessions == 7
     assert snapshot.ledger is not None
     assert (snapshot.ledger.accepted, snapshot.ledger.processed) == (48, 40)
