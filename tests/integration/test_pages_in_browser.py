@@ -13,7 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
-from mafa_cli.services.nodes import PALETTE
+from mafa_cli.services.palette import PALETTE
 from tests.integration.stack import ARTIFACTS, ComposeStack, chromium
 
 TRICKY = "<b>bold?</b> {{ 7*7 }} <script>alert(1)</script> & done"
@@ -28,7 +28,7 @@ def browse(url: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]
 def node_colours(dom: str) -> set[tuple[int, int, int]]:
     """Colours of the node pills in the table rows. (Not the header badge: the DOM and the
     screenshot are two page loads, which the balancer may send to different nodes.)"""
-    indexes = {int(i) for i in re.findall(r'class="badge rounded-pill node-(\d)"', dom)}
+    indexes = {int(i) for i in re.findall(r'class="badge rounded-pill node-(\d+)"', dom)}
     return {tuple(int(PALETTE[i][k : k + 2], 16) for k in (1, 3, 5)) for i in indexes}  # type: ignore[misc]
 
 
