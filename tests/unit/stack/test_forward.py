@@ -29,13 +29,19 @@ def echo_server() -> tuple[socket.socket, int]:
 
 
 def test_relay_command_carries_a_connection_and_ends_with_its_input() -> None:
+    """As the forward uses it: the answer is read while the input is still open (a relay ends as
+    soon as either side ends, so a client that closed first would not wait for its answer)."""
     server, port = echo_server()
     with server:
-        relay = subprocess.run(
-            relay_command(port), input=b"hello", capture_output=True, timeout=10, check=False
-        )
-    assert relay.returncode == 0
-    assert relay.stdout == b"HELLO"
+        relay = subprocess.Popen(relay_command(port), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert relay.stdin is not None
+        assert relay.stdout is not None
+        relay.stdin.write(b"hello")
+        relay.stdin.flush()
+        answer = relay.stdout.read(5)
+        relay.stdin.close()
+        assert relay.wait(timeout=10) == 0
+    assert answer == b"HELLO"
 
 
 def test_relay_command_fails_when_nothing_listens() -> None:
