@@ -119,7 +119,7 @@ class FakeEngine:
     # replicas --------------------------------------------------------------------------------
     def replicas(self, project: str, service: str | None = None) -> list[Replica]:
         """One poll: time passes for every replica that is starting."""
-        for record in self._records.values():
+        for record in list(self._records.values()):
             if record.state == "running" and record.health == "starting":
                 if record.service in self.never_healthy:
                     continue
@@ -128,7 +128,7 @@ class FakeEngine:
                     record.health = "healthy"
         found = [
             self._replica(r)
-            for r in self._records.values()
+            for r in list(self._records.values())
             if r.project == project and (service is None or r.service == service)
         ]
         return sorted(found, key=lambda r: (r.service, r.number))
@@ -170,7 +170,7 @@ class FakeEngine:
             ip=f"10.0.0.{len(self._records) + 2}",
             ports=tuple(f"{p.host_ip}:{p.host_port}->{p.container_port}" for p in service.ports),
         )
-        if any(r.name == record.name for r in self._records.values()):
+        if any(r.name == record.name for r in list(self._records.values())):
             raise MafaError(f"a container named {record.name} already exists")
         self._records[record.id] = record
         self.calls.append(("create", record.name))
