@@ -27,7 +27,10 @@ from typing import Any
 
 SECRET_NAMES = (
     "MAFA_SECRET_KEY",
-    "MAFA_RABBITMQ_PASSWORD",
+    "MAFA_RABBITMQ_PASSWORD",  # the broker's administrator, mafa (operators, tests)
+    "MAFA_SENDER_AMQP_PASSWORD",
+    "MAFA_RECEIVER_AMQP_PASSWORD",
+    "MAFA_MONITOR_AMQP_PASSWORD",  # what the CLI reads the broker's management API with
     "MAFA_REDIS_PASSWORD",
     "MAFA_POSTGRES_PASSWORD",
     "MAFA_SENDER_DB_PASSWORD",

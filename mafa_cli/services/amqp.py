@@ -17,7 +17,7 @@ from typing import Any
 import pika
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
-from mafa_cli.services.names import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, RUN_HEADER
+from mafa_cli.services.names import RUN_HEADER
 from mafa_cli.services.names import WORK_QUEUE as QUEUE
 from mafa_cli.services.policy import backoff_delays
 from mafa_cli.services.settings import ServiceSettings
@@ -55,23 +55,13 @@ def connection_parameters(
     )
 
 
-def declare_topology(channel: Any, delivery_limit: int) -> None:
-    """The work queue (quorum: replicated-log semantics, delivery counting) and where messages go
-    after `delivery_limit` deliveries: a dead-letter queue, so a poison message is parked, never
-    dropped and never looping."""
-    channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
-    channel.queue_declare(DEAD_LETTER_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
-    channel.queue_bind(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, routing_key=QUEUE)
-    channel.queue_declare(
-        QUEUE,
-        durable=True,
-        arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": delivery_limit,
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": QUEUE,
-        },
-    )
+def check_topology(channel: Any) -> None:
+    """The broker declares the queues itself (compose/rabbitmq: the work queue is quorum, with a
+    delivery limit and a dead-letter queue, so a poison message is parked, never dropped and
+    never looping). No service may declare: RabbitMQ lets whoever may declare a queue delete it.
+    A passive declare only checks the queue is there; while it is not (a broker still booting),
+    the channel closes with 404, and the caller retries as for a broker away."""
+    channel.queue_declare(QUEUE, passive=True)
 
 
 class QueueProbe:
@@ -121,7 +111,6 @@ class Publisher:
 
     def __init__(self, settings: ServiceSettings) -> None:
         self._params = connection_parameters(settings)
-        self._delivery_limit = settings.delivery_limit
         self._local = threading.local()
 
     def _channel(self) -> Any:
@@ -140,7 +129,7 @@ class Publisher:
             connection = pika.BlockingConnection(self._params)
             channel = connection.channel()
             channel.confirm_delivery()
-            declare_topology(channel, self._delivery_limit)
+            check_topology(channel)
         except _BROKEN as exc:
             delays = getattr(local, "delays", None) or backoff_delays(0.25, 5.0)
             local.delays = delays
@@ -234,7 +223,6 @@ class ConsumerLoop:
         heartbeat = max(60, int(settings.max_delay_s * 4) + 1)
         self._params = connection_parameters(settings, heartbeat_s=heartbeat)
         self._prefetch = settings.prefetch
-        self._delivery_limit = settings.delivery_limit
         self._handler = handler
         self._stop = stop
         self.connected = False
@@ -255,7 +243,7 @@ class ConsumerLoop:
         connection = pika.BlockingConnection(self._params)
         try:
             channel = connection.channel()
-            declare_topology(channel, self._delivery_limit)
+            check_topology(channel)
             channel.basic_qos(prefetch_count=self._prefetch)
             self.connected = True
             for method, properties, body in channel.consume(QUEUE, inactivity_timeout=0.5):

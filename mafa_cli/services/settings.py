@@ -59,9 +59,11 @@ class ServiceSettings:
     db_password: str = field(default="", metadata=_doc("MAFA_DB_PASSWORD", "its password", True))
     amqp_host: str = field(default="rabbitmq", metadata=_doc("MAFA_AMQP_HOST", "RabbitMQ host"))
     amqp_port: int = field(default=5672, metadata=_doc("MAFA_AMQP_PORT", "RabbitMQ AMQP port"))
-    amqp_user: str = field(default="mafa", metadata=_doc("MAFA_AMQP_USER", "RabbitMQ user"))
+    amqp_user: str = field(
+        default="", metadata=_doc("MAFA_AMQP_USER", "this service's own broker user")
+    )
     amqp_password: str = field(
-        default="", metadata=_doc("MAFA_AMQP_PASSWORD", "RabbitMQ password", True)
+        default="", metadata=_doc("MAFA_AMQP_PASSWORD", "its password", True)
     )
     redis_host: str = field(default="redis", metadata=_doc("MAFA_REDIS_HOST", "Redis host"))
     redis_port: int = field(default=6379, metadata=_doc("MAFA_REDIS_PORT", "Redis port"))
@@ -82,13 +84,6 @@ class ServiceSettings:
     )
     prefetch: int = field(
         default=1, metadata=_doc("MAFA_PREFETCH", "unacked deliveries per consuming thread")
-    )
-    delivery_limit: int = field(
-        default=10,
-        metadata=_doc(
-            "MAFA_DELIVERY_LIMIT",
-            "failed deliveries a message may have; the next one dead-letters it (tries = limit+1)",
-        ),
     )
     max_message_bytes: int = field(
         default=4096, metadata=_doc("MAFA_MAX_MESSAGE_BYTES", "longest message text, UTF-8 bytes")
@@ -142,6 +137,7 @@ class ServiceSettings:
                 raise SettingsError(f"{name}={raw!r} is not a valid {f.type}") from None
         values.setdefault("node_name", f"{role}-{secrets.token_hex(4)}")
         values.setdefault("db_user", f"mafa_{role}")
+        values.setdefault("amqp_user", f"mafa_{role}")  # compose/rabbitmq's users
         settings = cls(**values)  # type: ignore[arg-type]
         settings.validate()
         return settings
@@ -154,7 +150,7 @@ class ServiceSettings:
             raise SettingsError(f"MAFA_FAIL_RATE must be within 0..1, got {self.fail_rate}")
         if self.max_delay_s < 0:
             raise SettingsError(f"MAFA_MAX_DELAY must be >= 0, got {self.max_delay_s}")
-        for name in ("consumers", "prefetch", "delivery_limit", "web_workers", "web_threads"):
+        for name in ("consumers", "prefetch", "web_workers", "web_threads"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1")
         if self.session_lifetime_s < 1 or self.max_message_bytes < 1:

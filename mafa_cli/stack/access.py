@@ -105,11 +105,13 @@ class StackClient:
             return str(answer.read().decode("utf-8"))
 
     def rabbit(self, path: str, body: Any = None) -> Any:
+        """The management API as mafa_monitor: it sees queues, connections and channels and may
+        read `messages.dead` (the ledger's get-and-requeue), nothing more; the CLI writes
+        nothing to the broker."""
         host, port = self.endpoint("rabbitmq", 15672)
         url = f"http://{host}:{port}/api/{path}"
-        return json.loads(
-            self.http_text(url, ("mafa", self._secrets["MAFA_RABBITMQ_PASSWORD"]), body)
-        )
+        auth = ("mafa_monitor", self._secrets["MAFA_MONITOR_AMQP_PASSWORD"])
+        return json.loads(self.http_text(url, auth, body))
 
     def balancer_stats(self) -> str:
         host, port = self.endpoint("haproxy", 8404)

@@ -9,6 +9,8 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -81,6 +83,136 @@ def test_rabbitmq_has_no_guest(stack: ComposeStack) -> None:
     assert answer.status_code == 401
 
 
+BROKER_PASSWORDS = {
+    "mafa_sender": "MAFA_SENDER_AMQP_PASSWORD",
+    "mafa_receiver": "MAFA_RECEIVER_AMQP_PASSWORD",
+    "mafa_monitor": "MAFA_MONITOR_AMQP_PASSWORD",
+}
+
+
+@contextmanager
+def _broker_channel(stack: ComposeStack, user: str) -> Iterator[Any]:
+    """A channel with publisher confirms (a refused publish then raises), as `user`."""
+    password = stack.settings[BROKER_PASSWORDS[user]]
+    connection = pika.BlockingConnection(
+        pika.ConnectionParameters(
+            stack.ip("rabbitmq"), credentials=pika.PlainCredentials(user, password)
+        )
+    )
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        yield channel
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def _assert_refused(stack: ComposeStack, user: str, action: Callable[[Any], object]) -> None:
+    with (
+        _broker_channel(stack, user) as channel,
+        pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused,
+    ):
+        action(channel)
+    assert refused.value.reply_code == 403, refused.value  # ACCESS_REFUSED, not another error
+
+
+def _publish(exchange: str, routing_key: str) -> Callable[[Any], object]:
+    return lambda channel: channel.basic_publish(exchange, routing_key, b"{}", mandatory=True)
+
+
+def _consume(queue: str) -> Callable[[Any], object]:
+    return lambda channel: channel.basic_consume(queue, lambda *_: None)
+
+
+def test_the_sender_may_only_publish_to_the_work_queue(stack: ComposeStack) -> None:
+    with _broker_channel(stack, "mafa_sender") as channel:
+        channel.queue_declare("messages", passive=True)  # what the sender checks at connect
+        # Allowed to publish: a routing key with no queue comes back unroutable, not refused
+        # (and leaves nothing behind for the other tests to count).
+        with pytest.raises(pika.exceptions.UnroutableError):
+            _publish("", "no-such-queue")(channel)
+    _assert_refused(stack, "mafa_sender", _consume("messages"))
+    _assert_refused(stack, "mafa_sender", lambda channel: channel.queue_delete("messages"))
+    _assert_refused(stack, "mafa_sender", lambda channel: channel.queue_purge("messages"))
+    _assert_refused(stack, "mafa_sender", lambda channel: channel.queue_declare("mine"))
+    _assert_refused(stack, "mafa_sender", _publish("messages.dlx", "messages"))
+
+
+def test_the_receiver_may_only_consume_the_work_queue(stack: ComposeStack) -> None:
+    with _broker_channel(stack, "mafa_receiver") as channel:
+        channel.basic_qos(prefetch_count=1)
+        tag = channel.basic_consume("messages", lambda *_: None)
+        channel.basic_cancel(tag)  # whatever it was handed goes back to the queue
+    _assert_refused(stack, "mafa_receiver", _publish("", "messages"))
+    _assert_refused(stack, "mafa_receiver", _publish("messages.dlx", "messages"))
+    _assert_refused(stack, "mafa_receiver", _consume("messages.dead"))
+    _assert_refused(stack, "mafa_receiver", lambda channel: channel.queue_delete("messages"))
+    # Not refused, and cannot be: RabbitMQ grants purge with read (what consuming needs).
+
+
+def test_the_monitor_reads_what_the_cli_reads_and_changes_nothing(stack: ComposeStack) -> None:
+    api = f"http://{stack.ip('rabbitmq')}:15672/api"
+    auth = ("mafa_monitor", stack.settings["MAFA_MONITOR_AMQP_PASSWORD"])
+    # Every call of the CLI (stack/access.py, watch/collectors.py, ledger.py):
+    for path in ("queues/%2F/messages", "queues/%2F/messages.dead", "connections", "channels"):
+        assert requests.get(f"{api}/{path}", auth=auth, timeout=10).status_code == 200, path
+    # It sees the services' connections (the dashboard's unacked per node needs them; a sender
+    # connects at its first publish, the receivers at start).
+    users = {c["user"] for c in requests.get(f"{api}/connections", auth=auth, timeout=10).json()}
+    assert "mafa_receiver" in users
+    get = {"count": 10, "ackmode": "ack_requeue_true", "encoding": "auto"}
+    answer = requests.post(f"{api}/queues/%2F/messages.dead/get", json=get, auth=auth, timeout=10)
+    assert answer.status_code == 200
+    refused = {
+        "publish": requests.post(
+            f"{api}/exchanges/%2F/amq.default/publish",
+            json={
+                "properties": {},
+                "routing_key": "messages",
+                "payload": "x",
+                "payload_encoding": "string",
+            },
+            auth=auth,
+            timeout=10,
+        ),
+        "get from the work queue": requests.post(
+            f"{api}/queues/%2F/messages/get", json=get, auth=auth, timeout=10
+        ),
+        "delete": requests.delete(f"{api}/queues/%2F/messages", auth=auth, timeout=10),
+        "purge": requests.delete(f"{api}/queues/%2F/messages/contents", auth=auth, timeout=10),
+        "add a user": requests.put(
+            f"{api}/users/intruder", json={"password": "x", "tags": ""}, auth=auth, timeout=10
+        ),
+    }
+    # 401 (not authorised), or 400 carrying the AMQP refusal for a publish.
+    answers = {what: (r.status_code, r.json()["reason"]) for what, r in refused.items()}
+    assert all(
+        code in (400, 401)
+        and ("refused" in reason.lower() or "not administrator" in reason.lower())
+        for code, reason in answers.values()
+    ), answers
+    assert stack.queue("messages")["name"] == "messages"  # still there
+    _assert_refused(stack, "mafa_monitor", _publish("", "messages"))
+
+
+def test_the_broker_knows_only_mafas_users(stack: ComposeStack) -> None:
+    users = {u["name"]: u["tags"] for u in stack.rabbit("GET", "users")}
+    tags = {
+        name: sorted(t if isinstance(t, list) else t.split(",") if t else [])
+        for name, t in users.items()
+    }
+    assert tags == {
+        "mafa": ["administrator"],
+        "mafa_sender": [],
+        "mafa_receiver": [],
+        "mafa_monitor": ["monitoring"],
+    }
+    work = stack.queue("messages")["arguments"]
+    assert work["x-queue-type"] == "quorum"
+    assert work["x-dead-letter-exchange"] == "messages.dlx"
+
+
 def test_redis_wants_its_password(stack: ComposeStack) -> None:
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis(host=stack.ip("redis"), socket_timeout=3).get("x")
@@ -146,8 +278,7 @@ def test_service_roles_reach_only_their_own_database(
 
 
 def test_the_brokers_config_holding_its_password_is_private(stack: ComposeStack) -> None:
-    # The broker's config holds its default user's password (the offline image writes it; the
-    # official image keeps it in its environment only, where this finds nothing).
+    # The broker's definitions file holds every broker user's password (compose/rabbitmq).
     (rabbitmq,) = stack.containers("rabbitmq")
     found = subprocess.run(
         ["docker", "exec", rabbitmq["Id"], "find", "/etc/rabbitmq", "-type", "f", "-perm", "/044"],
@@ -155,19 +286,40 @@ def test_the_brokers_config_holding_its_password_is_private(stack: ComposeStack)
         text=True,
         check=True,
     ).stdout.split()
-    password = stack.settings["MAFA_RABBITMQ_PASSWORD"]
+    passwords = [
+        stack.settings[name] for name in ("MAFA_RABBITMQ_PASSWORD", *BROKER_PASSWORDS.values())
+    ]
     readable_secrets = [
         path
         for path in found
-        if password
-        in subprocess.run(
-            ["docker", "exec", rabbitmq["Id"], "cat", path],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
+        if any(
+            password
+            in subprocess.run(
+                ["docker", "exec", rabbitmq["Id"], "cat", path],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            for password in passwords
+        )
     ]
     assert not readable_secrets
+    # mafa's definitions file (every broker password) is the broker's user's alone.
+    mode = subprocess.run(
+        [
+            "docker",
+            "exec",
+            rabbitmq["Id"],
+            "stat",
+            "-c",
+            "%a %U",
+            "/etc/rabbitmq/mafa-definitions.json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert mode == ["600", "rabbitmq"]
 
 
 def test_no_secret_is_in_the_app_image(stack: ComposeStack) -> None:

@@ -19,7 +19,7 @@ def settings(**env: str) -> ServiceSettings:
 def test_defaults_are_the_original_demos() -> None:
     s = settings()
     assert (s.max_delay_s, s.fail_rate, s.session_lifetime_s) == (5.0, 0.2, 60)
-    assert s.db_user == "mafa_receiver"
+    assert (s.db_user, s.amqp_user) == ("mafa_receiver", "mafa_receiver")  # its own, never admin
     assert s.node_name.startswith("receiver-")
     assert len(s.node_name) == len("receiver-") + 8
 

@@ -133,7 +133,7 @@ def test_official_images_are_pulled_when_missing() -> None:
     engine = FakeEngine()
     operations.up(settings(images=ImageSet.OFFICIAL), Steps(), engine)
     pulled = [name for call, name in engine.calls if call == "pull"]
-    assert any("rabbitmq" in name for name in pulled)
+    assert any("redis" in name for name in pulled)  # the one not built on top
 
 
 def test_offline_images_missing_is_a_clear_error_and_leaves_no_state() -> None:
