@@ -105,13 +105,15 @@ class StackClient:
             return str(answer.read().decode("utf-8"))
 
     def rabbit(self, path: str, body: Any = None) -> Any:
-        """The management API as mafa_monitor: it sees queues, connections and channels and may
-        read `messages.dead` (the ledger's get-and-requeue), nothing more; the CLI writes
-        nothing to the broker."""
         host, port = self.endpoint("rabbitmq", 15672)
         url = f"http://{host}:{port}/api/{path}"
-        auth = ("mafa_monitor", self._secrets["MAFA_MONITOR_AMQP_PASSWORD"])
-        return json.loads(self.http_text(url, auth, body))
+        return json.loads(self.http_text(url, self._broker_monitor(), body))
+
+    def _broker_monitor(self) -> tuple[str, str]:
+        """The CLI's broker user, for the management API and AMQP alike: it sees queues,
+        connections and channels and may read `messages.dead` (the ledger's get-and-requeue),
+        nothing more (compose/rabbitmq). The CLI writes nothing to the broker."""
+        return "mafa_monitor", self._secrets["MAFA_MONITOR_AMQP_PASSWORD"]
 
     def balancer_stats(self) -> str:
         host, port = self.endpoint("haproxy", 8404)
@@ -126,7 +128,7 @@ class StackClient:
         passive declare over AMQP, through a forward like the other parts)."""
         if self._probe is None:
             host, port = self.endpoint("rabbitmq", 5672)
-            self._probe = QueueProbe(host, port, "mafa", self._secrets["MAFA_RABBITMQ_PASSWORD"])
+            self._probe = QueueProbe(host, port, *self._broker_monitor())
         return self._probe.read((WORK_QUEUE, DEAD_LETTER_QUEUE))
 
     def dead_lettered(self, limit: int = 1_000_000) -> dict[str, str]:

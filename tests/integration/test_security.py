@@ -154,7 +154,7 @@ def test_the_receiver_may_only_consume_the_work_queue(stack: ComposeStack) -> No
 def test_the_monitor_reads_what_the_cli_reads_and_changes_nothing(stack: ComposeStack) -> None:
     api = f"http://{stack.ip('rabbitmq')}:15672/api"
     auth = ("mafa_monitor", stack.settings["MAFA_MONITOR_AMQP_PASSWORD"])
-    # Every call of the CLI (stack/access.py, watch/collectors.py, ledger.py):
+    # Every call of the CLI (stack/access.py, watch/collectors.py, ledger.py), HTTP then AMQP:
     for path in ("queues/%2F/messages", "queues/%2F/messages.dead", "connections", "channels"):
         assert requests.get(f"{api}/{path}", auth=auth, timeout=10).status_code == 200, path
     # It sees the services' connections (the dashboard's unacked per node needs them; a sender
@@ -193,6 +193,9 @@ def test_the_monitor_reads_what_the_cli_reads_and_changes_nothing(stack: Compose
         for code, reason in answers.values()
     ), answers
     assert stack.queue("messages")["name"] == "messages"  # still there
+    with _broker_channel(stack, "mafa_monitor") as channel:  # `mafa watch`'s exact depths
+        for queue in ("messages", "messages.dead"):
+            channel.queue_declare(queue, passive=True)
     _assert_refused(stack, "mafa_monitor", _publish("", "messages"))
 
 

@@ -82,3 +82,22 @@ def test_management_api_answers(engine: FakeEngine, monkeypatch: pytest.MonkeyPa
     # The monitoring user, never the administrator: the CLI only reads the broker.
     assert {auth[0] if auth else None for _, auth in asked} == {"mafa_monitor"}
     client.close()
+
+
+def test_exact_queue_depths_are_read_as_the_monitor_too(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = []
+
+    class RecordingProbe:  # stands in for the AMQP connection (no broker in unit tests)
+        def __init__(self, host: str, port: int, user: str, password: str) -> None:
+            users.append(user)
+
+        def read(self, queues: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+            return dict.fromkeys(queues, (0, 0))
+
+    monkeypatch.setattr("mafa_cli.stack.access.QueueProbe", RecordingProbe)
+    client = StackClient("p", engine)
+    monkeypatch.setattr(client, "endpoint", lambda service, port: ("127.0.0.1", port))
+    assert client.queue_depths() == {"messages": (0, 0), "messages.dead": (0, 0)}
+    assert users == ["mafa_monitor"]
