@@ -197,4 +197,5 @@ def test_unwritable_report_directory(load_stack: tuple[ComposeStack, Path], tmp_
         check=False,
     )
     assert result.returncode == ExitStatus.USAGE
-    assert "cannot write the report" in result.stderr
+    # Refused before any load starts (output paths are checked first).
+    assert f"--report {blocker / 'sub'}: {blocker} is not a directory" in result.stderr
