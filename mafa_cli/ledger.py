@@ -215,7 +215,7 @@ def queue_pending(client: StackClient) -> int | None:
 
 def read(client: StackClient, run_id: str | None, known_run: bool = False) -> LedgerReport:
     """The account of a run (or of everything) as the stack has it now. While the broker has no
-    figure for the queue, one message counts as pending: the verdict stays inconclusive.
+    figure for the queue and a message is unaccounted for, one counts as pending (inconclusive).
     known_run: a run id the user typed must name a run that sent messages (see check_run)."""
     if known_run and run_id is not None:
         with client.database().transaction() as cur:
@@ -223,4 +223,10 @@ def read(client: StackClient, run_id: str | None, known_run: bool = False) -> Le
     pending = queue_pending(client)
     with client.database().transaction() as cur:
         parked = set(client.dead_lettered())
-        return collect(cur, run_id, parked, 1 if pending is None else pending)
+        if pending is None:
+            # No broker figure yet (a queue's first seconds): when every accepted message is
+            # accounted for, nothing that could still be queued matters to the verdict; else
+            # one message counts as pending, so the verdict stays inconclusive.
+            report = collect(cur, run_id, parked, 0)
+            return report if report.lost == 0 else collect(cur, run_id, parked, 1)
+        return collect(cur, run_id, parked, pending)

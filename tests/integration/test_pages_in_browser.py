@@ -52,9 +52,17 @@ def test_page_renders_badges_rows_and_pills(
     shot = ARTIFACTS / f"{name}.png"
     netlog = tmp_path / f"{name}-netlog.json"
 
-    dom = browse(f"{stack.url}{path}", tmp_path / f"{name}-dom", "--dump-dom").stdout
-    taken = browse(f"{stack.url}{path}", shot, f"--screenshot={shot}", f"--log-net-log={netlog}")
-    assert shot.exists(), taken.stderr[-2000:]
+    # The DOM and the screenshot are two page loads: the pair is taken again (up to 3 times) when
+    # the pills of the one are not all in the other, as can happen once under CI's load.
+    for _ in range(3):
+        dom = browse(f"{stack.url}{path}", tmp_path / f"{name}-dom", "--dump-dom").stdout
+        taken = browse(
+            f"{stack.url}{path}", shot, f"--screenshot={shot}", f"--log-net-log={netlog}"
+        )
+        assert shot.exists(), taken.stderr[-2000:]
+        colours = node_colours(dom)
+        if colours and all(has_colour(Image.open(shot), c) for c in colours):
+            break
 
     # The DOM after scripts: the badge row, rows in the table, node pills, the text escaped.
     for badge in ("Processed:", "Last @:", "My Session Messages:", "Total Sessions:"):
@@ -70,7 +78,6 @@ def test_page_renders_badges_rows_and_pills(
     # The screenshot shows the node pills in their colours (so the CSS loaded under the CSP).
     image = Image.open(shot)
     assert image.size == (1200, 1400)
-    colours = node_colours(dom)
     assert colours
     assert all(has_colour(image, c) for c in colours), f"pill colours {colours} not on screen"
 
