@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -22,10 +22,12 @@ from rich.table import Table
 from rich.text import Text
 
 from mafa_cli.errors import MafaError
-from mafa_cli.ledger import LedgerReport
-from mafa_cli.load.runner import LiveStats, LoadResult
 from mafa_cli.services.palette import node_colour
-from mafa_cli.stack.operations import DownResult, StatusRow, UpResult
+
+if TYPE_CHECKING:  # only named in signatures: `mafa watch --once` need not import them all
+    from mafa_cli.ledger import LedgerReport
+    from mafa_cli.load.runner import LiveStats, LoadResult
+    from mafa_cli.stack.operations import DownResult, StatusRow, UpResult
 
 # What other modules of mafa render with (watch/view.py): rich is imported here only.
 __all__ = ["Console", "Group", "Live", "Panel", "RenderableType", "Table", "Text", "box"]

@@ -13,17 +13,20 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import threading
 import urllib.request
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from mafa_cli.engine.protocol import Engine, Replica, connect_engine
 from mafa_cli.errors import NotFound
-from mafa_cli.services.amqp import QueueProbe
-from mafa_cli.services.db import Database
 from mafa_cli.services.names import DEAD_LETTER_QUEUE, WORK_QUEUE
-from mafa_cli.services.sessions import SessionCounts, connect
 from mafa_cli.services.settings import conninfo
+
+if TYPE_CHECKING:
+    from mafa_cli.services.amqp import QueueProbe
+    from mafa_cli.services.db import Database
+    from mafa_cli.services.sessions import SessionCounts
 from mafa_cli.stack.forward import Forward, relay_command
 from mafa_cli.state import ProjectState
 
@@ -42,6 +45,7 @@ class StackClient:
             )
         self._secrets = known
         self._forwards: dict[tuple[str, int], Forward] = {}
+        self._opening = threading.RLock()  # `mafa watch` reads its sources from several threads
         self._db: Database | None = None
         self._sessions: SessionCounts | None = None
         self._probe: QueueProbe | None = None
@@ -60,27 +64,36 @@ class StackClient:
         """Where `port` of `service` answers from here: a loopback forward, opened once and kept
         (it finds the service's container afresh for each connection, so restarts are fine)."""
         key = (service, port)
-        if key not in self._forwards:
-            self._forwards[key] = Forward(lambda: self._relay(service, port))
-        return "127.0.0.1", self._forwards[key].port
+        with self._opening:
+            if key not in self._forwards:
+                self._forwards[key] = Forward(lambda: self._relay(service, port))
+            return "127.0.0.1", self._forwards[key].port
 
     def database(self) -> Database:
-        if self._db is None:
-            host, port = self.endpoint("postgres", 5432)
-            password = self._secrets["MAFA_POSTGRES_PASSWORD"]
-            self._db = Database(
-                conninfo(host, port, "mafa", "postgres", password, "mafa-cli"),
-                max_size=2,
-                timeout_s=3.0,
-            )
-            self._db.open()
+        # Each client library is imported where its source is first read: `mafa watch` reads
+        # its sources in threads, so the imports overlap the other sources' I/O.
+        from mafa_cli.services.db import Database
+
+        with self._opening:
+            if self._db is None:
+                host, port = self.endpoint("postgres", 5432)
+                password = self._secrets["MAFA_POSTGRES_PASSWORD"]
+                self._db = Database(
+                    conninfo(host, port, "mafa", "postgres", password, "mafa-cli"),
+                    max_size=2,
+                    timeout_s=3.0,
+                )
+                self._db.open()
         return self._db
 
     def sessions(self) -> SessionCounts:
-        if self._sessions is None:
-            host, port = self.endpoint("redis", 6379)
-            client = connect(host, port, self._secrets["MAFA_REDIS_PASSWORD"])
-            self._sessions = SessionCounts(client, lifetime_s=60)
+        from mafa_cli.services.sessions import SessionCounts, connect
+
+        with self._opening:
+            if self._sessions is None:
+                host, port = self.endpoint("redis", 6379)
+                client = connect(host, port, self._secrets["MAFA_REDIS_PASSWORD"])
+                self._sessions = SessionCounts(client, lifetime_s=60)
         return self._sessions
 
     def balancer_url(self, published: str) -> str:
@@ -126,9 +139,12 @@ class StackClient:
     def queue_depths(self) -> dict[str, tuple[int, int]]:
         """Work and dead-letter queue -> (ready messages, consumers), exact at this moment (a
         passive declare over AMQP, through a forward like the other parts)."""
-        if self._probe is None:
-            host, port = self.endpoint("rabbitmq", 5672)
-            self._probe = QueueProbe(host, port, *self._broker_monitor())
+        from mafa_cli.services.amqp import QueueProbe
+
+        with self._opening:
+            if self._probe is None:
+                host, port = self.endpoint("rabbitmq", 5672)
+                self._probe = QueueProbe(host, port, *self._broker_monitor())
         return self._probe.read((WORK_QUEUE, DEAD_LETTER_QUEUE))
 
     def dead_lettered(self, limit: int = 1_000_000) -> dict[str, str]:

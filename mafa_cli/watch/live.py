@@ -87,8 +87,8 @@ def watch(
             # moment to arrive, within the 1 s answer; CPU and memory read "-" if they do not.
             deadline = time.monotonic() + ONCE_SAMPLES_WAIT_S
             while _at_rest(snapshot) and _unsampled(snapshot) and time.monotonic() < deadline:
-                time.sleep(0.1)
-                snapshot = collector.collect()
+                time.sleep(0.05)
+                snapshot = collector.resampled(snapshot)
             for _ in range(ONCE_READINGS if not _at_rest(snapshot) else 0):
                 time.sleep(1.0)
                 snapshot = collector.collect()

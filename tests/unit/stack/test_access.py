@@ -96,7 +96,7 @@ def test_exact_queue_depths_are_read_as_the_monitor_too(
         def read(self, queues: tuple[str, ...]) -> dict[str, tuple[int, int]]:
             return dict.fromkeys(queues, (0, 0))
 
-    monkeypatch.setattr("mafa_cli.stack.access.QueueProbe", RecordingProbe)
+    monkeypatch.setattr("mafa_cli.services.amqp.QueueProbe", RecordingProbe)
     client = StackClient("p", engine)
     monkeypatch.setattr(client, "endpoint", lambda service, port: ("127.0.0.1", port))
     assert client.queue_depths() == {"messages": (0, 0), "messages.dead": (0, 0)}

@@ -4,6 +4,7 @@ failing source marks only its panel stale, with the reason, keeping its last val
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,6 +82,47 @@ def client_with_figures(engine: FakeEngine, ids: dict[str, str]) -> FakeStackCli
             "senders,BACKEND,61,2,UP,,61\n"
         ),
     )
+
+
+class MeetingStackClient(FakeStackClient):
+    """A fake whose four sources answer only when all four are being read at the same moment
+    (a barrier): read one after the other, the first would wait out the barrier and fail."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.meeting = threading.Barrier(4, timeout=10)
+
+    def queue_depths(self) -> dict[str, tuple[int, int]]:
+        self.meeting.wait()
+        return super().queue_depths()
+
+    def database(self) -> Any:
+        self.meeting.wait()
+        return super().database()
+
+    def sessions(self) -> Any:
+        self.meeting.wait()
+        return super().sessions()
+
+    def balancer_stats(self) -> str:
+        self.meeting.wait()
+        return super().balancer_stats()
+
+
+def test_the_sources_are_read_at_the_same_time() -> None:
+    """One refresh costs the slowest source, not the sum (each is a forward over the API)."""
+    engine = FakeEngine()
+    ids = stack(engine)
+    figures = client_with_figures(engine, ids)
+    client = MeetingStackClient(**{f: getattr(figures, f) for f in figures.__dataclass_fields__})
+    collector = Collector("fake", client)  # type: ignore[arg-type]
+    try:
+        snapshot = collector.collect()
+    finally:
+        collector.close()
+    assert snapshot.stale == {}, "a source waited for the others: they were read in turn"
+    assert snapshot.queue.ready == 5
+    assert snapshot.receivers[0].handled == 40
 
 
 def test_every_panel_is_filled_from_its_source() -> None:

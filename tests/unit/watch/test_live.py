@@ -73,16 +73,19 @@ def test_a_terminal_gets_the_dashboard_you_drive_and_json_or_a_duration_do_not(
 ) -> None:
     driven: list[str] = []
 
-    def drive(project: str, *_: object) -> object:
+    def drive(project: str, given: Collector, *_: object) -> object:
         driven.append(project)
-        return collector.collect()
+        return given.collect()
+
+    def fresh() -> Collector:  # watch closes the collector it was given
+        return Collector("fake", collector.client)
 
     monkeypatch.setattr(live, "_drive", drive)
     terminal = ui.Console(file=io.StringIO(), force_terminal=True, width=100)
-    live.watch("fake", terminal, 1.0, False, False, None, collector=collector)
+    live.watch("fake", terminal, 1.0, False, False, None, collector=fresh())
     assert driven == ["fake"]
-    live.watch("fake", terminal, 1.0, False, True, None, duration_s=0, collector=collector)
-    live.watch("fake", terminal, 1.0, False, False, None, duration_s=0, collector=collector)
+    live.watch("fake", terminal, 1.0, False, True, None, duration_s=0, collector=fresh())
+    live.watch("fake", terminal, 1.0, False, False, None, duration_s=0, collector=fresh())
     assert driven == ["fake"], "JSON lines, and mafa demo's timed view, stay as they were"
 
 
