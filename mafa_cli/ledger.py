@@ -10,7 +10,7 @@ count and the dead-letter queue's message ids from the management API).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from mafa_cli.errors import NotFound, UsageError
@@ -128,6 +128,68 @@ class LedgerReport:
             "ok": self.ok,
             "processed_of_accepted": self.processed_of_accepted,
         }
+
+    @classmethod
+    def from_json(cls, data: object) -> LedgerReport:
+        """Back from `to_json` (a `mafa ledger --json` file); derived keys are recomputed.
+        ValueError names what is missing or not a count."""
+        if not isinstance(data, dict):
+            raise ValueError("not a ledger verdict (a JSON object)")
+        counts = [f.name for f in fields(cls) if f.name != "run_id"]
+        missing = [name for name in counts if name not in data and name != "deduplicated"]
+        wrong = [name for name in counts if name in data and type(data[name]) is not int]
+        if missing or wrong:
+            raise ValueError(
+                f"not a ledger verdict: {', '.join(missing)} missing"
+                if missing
+                else f"not a ledger verdict: {', '.join(wrong)} not a count"
+            )
+        return cls(
+            run_id=data.get("run_id"), **{name: data[name] for name in counts if name in data}
+        )
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    """One line of the verdict, the same wherever it is shown (terminal, JUnit, HTML report)."""
+
+    label: str
+    value: int
+    passed: bool | None  # None: a figure to read, not a check
+
+
+def verdict_rows(report: LedgerReport) -> list[VerdictRow]:
+    """The verdict's lines, labelled for people: what `mafa ledger` and the report both show."""
+    return [
+        VerdictRow("accepted (broker-confirmed)", report.accepted, None),
+        VerdictRow("processed (effect committed once)", report.processed_of_accepted, None),
+        VerdictRow("parked (dead-lettered)", report.parked, None),
+        VerdictRow("pending (queued or in flight)", report.pending, report.conclusive),
+        VerdictRow("lost", report.lost, report.lost == 0),
+        VerdictRow(
+            "unexpected (effect, never accepted)", report.unexpected, report.unexpected == 0
+        ),
+        VerdictRow("duplicate effects", report.duplicate_effects, report.duplicate_effects == 0),
+        VerdictRow("refused (503, not accepted)", report.refused, None),
+        VerdictRow("unconfirmed (503, outcome unknown)", report.unconfirmed, None),
+        VerdictRow("  of which processed", report.unconfirmed_processed, None),
+        VerdictRow("deduplicated (key repeated, no 2nd message)", report.deduplicated, None),
+        VerdictRow("deliveries", report.deliveries, None),
+        VerdictRow("  failed attempts", report.failed_attempts, None),
+        VerdictRow("  interrupted (handed back)", report.interrupted_attempts, None),
+        VerdictRow("  unrecorded (receiver killed)", report.unrecorded_deliveries, None),
+        VerdictRow("  duplicate deliveries (no 2nd effect)", report.duplicate_deliveries, None),
+        VerdictRow("  went to another node", report.elsewhere, None),
+    ]
+
+
+def verdict_headline(report: LedgerReport) -> tuple[str, str, str]:
+    """(kind, headline, why): kind is "ok", "inconclusive" or "failed"."""
+    if report.ok:
+        return "ok", "nothing lost", "every accepted message processed or parked"
+    if not report.conclusive:
+        return "inconclusive", "not conclusive", f"{report.pending} still pending"
+    return "failed", "NOT PROVEN", "see the FAIL rows"
 
 
 def compute(

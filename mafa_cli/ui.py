@@ -231,33 +231,20 @@ def verdict_table(report: LedgerReport, title: str) -> Table:
     def mark(ok: bool) -> Text:
         return Text("ok", style="green") if ok else Text("FAIL", style="bold red")
 
-    rows: list[tuple[str, int, Text | str]] = [
-        ("accepted (broker-confirmed)", report.accepted, ""),
-        ("processed (effect committed once)", report.processed_of_accepted, ""),
-        ("parked (dead-lettered)", report.parked, ""),
-        ("pending (queued or in flight)", report.pending, mark(report.conclusive)),
-        ("lost", report.lost, mark(report.lost == 0)),
-        ("unexpected (effect, never accepted)", report.unexpected, mark(report.unexpected == 0)),
-        ("duplicate effects", report.duplicate_effects, mark(report.duplicate_effects == 0)),
-        ("refused (503, not accepted)", report.refused, ""),
-        ("unconfirmed (503, outcome unknown)", report.unconfirmed, ""),
-        ("  of which processed", report.unconfirmed_processed, ""),
-        ("deduplicated (key repeated, no 2nd message)", report.deduplicated, ""),
-        ("deliveries", report.deliveries, ""),
-        ("  failed attempts", report.failed_attempts, ""),
-        ("  interrupted (handed back)", report.interrupted_attempts, ""),
-        ("  unrecorded (receiver killed)", report.unrecorded_deliveries, ""),
-        ("  duplicate deliveries (no 2nd effect)", report.duplicate_deliveries, ""),
-        ("  went to another node", report.elsewhere, ""),
-    ]
-    for name, value, status in rows:
-        table.add_row(name, f"{value:,}", status)
+    from mafa_cli.ledger import verdict_rows  # when a verdict is shown (see the imports above)
+
+    for row in verdict_rows(report):
+        table.add_row(row.label, f"{row.value:,}", "" if row.passed is None else mark(row.passed))
     return table
 
 
 def verdict_line(report: LedgerReport) -> str:
-    if report.ok:
-        return "[bold green]verdict: nothing lost[/] (every accepted message processed or parked)"
-    if not report.conclusive:
-        return f"[bold yellow]verdict: not conclusive[/] ({report.pending} still pending)"
-    return "[bold red]verdict: NOT PROVEN[/] (see the FAIL rows)"
+    from mafa_cli.ledger import verdict_headline
+
+    kind, headline, why = verdict_headline(report)
+    style = {"ok": "bold green", "inconclusive": "bold yellow"}.get(kind, "bold red")
+    return f"[{style}]verdict: {headline}[/] ({why})"
+
+
+def warning(text: str) -> str:
+    return f"[yellow]warning:[/] {escape(text)}"
