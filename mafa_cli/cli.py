@@ -22,6 +22,7 @@ from mafa_cli.options import (
     Bind,
     DrainTimeout,
     FailRate,
+    HtmlReport,
     Images,
     LoadShape,
     MaxDelay,
@@ -406,6 +407,7 @@ def smoke(
     port: Port = 8089,
     images: Images = ImageSet.AUTO,
     tls: Tls = False,
+    report: HtmlReport = None,
 ) -> None:
     """For CI: a stack, messages through the balancer, a drained queue, the ledger's verdict.
 
@@ -417,6 +419,7 @@ def smoke(
     from mafa_cli.proof import smoke as run_smoke
 
     _writable("--junit", junit)
+    _writable("--report", report)
     out = ui.console()
 
     def action() -> ProofResult:
@@ -433,6 +436,7 @@ def smoke(
             port=port,
             images=images,
             tls=tls,
+            report=report,
         )
         reporter = ui.RichReporter(out)
         with reporter.live():
@@ -442,6 +446,8 @@ def smoke(
     out.print(f"smoke run {result.run_id}: {result.seconds:.0f}s")
     if junit is not None:
         out.print(f"JUnit result: {junit}")
+    if result.html_report is not None:
+        _show_report(out, result.html_report)
     _show_verdict(out, result.report, f"smoke {result.run_id}", as_json=False)
 
 
@@ -454,6 +460,7 @@ def chaos(
     duration: Annotated[str, typer.Option(help="How long faults are injected.")] = "60s",
     rate: Annotated[float, typer.Option(help="Messages/s sent meanwhile, up to 2000.")] = 20.0,
     timeout: DrainTimeout = "120s",
+    report: HtmlReport = None,
 ) -> None:
     """Kill or restart a service's containers on a schedule while messages flow; then the verdict.
 
@@ -464,6 +471,7 @@ def chaos(
     from mafa_cli.proof import ChaosSettings
     from mafa_cli.proof import chaos as run_chaos
 
+    _writable("--report", report)
     out = ui.console()
 
     def action() -> ProofResult:
@@ -475,6 +483,7 @@ def chaos(
             duration_s=_duration("--duration", duration),
             rate=rate,
             timeout_s=_duration("--timeout", timeout),
+            report=report,
         )
         reporter = ui.RichReporter(out)
         with reporter.live():
@@ -482,6 +491,8 @@ def chaos(
 
     result = call(action)
     out.print(f"chaos run {result.run_id}: {len(result.faults)} faults in {result.seconds:.0f}s")
+    if result.html_report is not None:
+        _show_report(out, result.html_report)
     _show_verdict(out, result.report, f"chaos {result.run_id}", as_json=False)
 
 
@@ -501,11 +512,9 @@ def report(
     verdict_file: Annotated[
         Path | None, typer.Option("--verdict", help="A `mafa ledger --json` file.")
     ] = None,
-    out: Annotated[Path, typer.Option(help="The HTML file (PNG charts go beside it).")] = Path(
-        "report.html"
-    ),
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
 ) -> None:
-    """One self-contained HTML report (no CDN) with the run's charts and verdict, plus PNGs.
+    """One HTML file that works offline: interactive charts, events, verdict, load figures.
 
     Example: mafa report --record run.jsonl --load-report mafa-reports/run-1 --out run.html
     """
@@ -515,20 +524,29 @@ def report(
     console = ui.console()
 
     def action() -> Report:
-        from mafa_cli.report import build as build_report  # matplotlib: only when drawing
+        from mafa_cli.ledger import LedgerReport
+        from mafa_cli.report import build as build_report  # plotly: only when drawing
 
         verdict = None
         if verdict_file is not None:
             try:
-                verdict = json.loads(verdict_file.read_text())
+                verdict = LedgerReport.from_json(json.loads(verdict_file.read_text()))
             except (OSError, ValueError) as exc:
-                raise UsageError(f"cannot read the verdict {verdict_file}: {exc}") from None
+                raise UsageError(
+                    f"cannot read the verdict {verdict_file}: {exc}",
+                    hint="write one with `mafa ledger --json > verdict.json`",
+                ) from None
         return build_report(record, out, load_report, verdict, title=f"mafa run · {record.name}")
 
-    built = call(action)
-    console.print(f"report: {built.html_file} ({len(built.charts_with_data)} charts with data)")
-    for image in built.images:
-        console.print(f"  {image}")
+    _show_report(console, call(action))
+
+
+def _show_report(out: Console, built: Report) -> None:
+    from mafa_cli import ui
+
+    out.print(f"report: {built.html_file} ({len(built.charts_with_data)} charts with data)")
+    for warning in built.warnings:
+        out.print(ui.warning(warning))
 
 
 @app.command()
@@ -551,7 +569,7 @@ def demo(
     """
     from mafa_cli import ui
     from mafa_cli.demo import DemoSettings
-    from mafa_cli.demo import demo as run_demo  # draws charts: matplotlib only now
+    from mafa_cli.demo import demo as run_demo
 
     _writable("--report", report_dir, directory=True)
     out = ui.console(soft_wrap=False)

@@ -147,8 +147,12 @@ def demo(settings: DemoSettings, out: Console, reporter: Reporter) -> DemoResult
             record,
             settings.report_dir / "report.html",
             load_report if (load_report / "locust_stats_history.csv").exists() else None,
-            ledger.to_json() if ledger else None,
+            ledger,
             title=f"mafa demo · {settings.project} · {load_settings.run_id}",
+            settings=[
+                ("load as set", f"{settings.users} users for {load_settings.duration_s:.0f}s"),
+                ("scaling", f"receivers {settings.receivers} x{RECEIVERS_GROWTH} half-way"),
+            ],
         )
         (settings.report_dir / "verdict.json").write_text(
             json.dumps(ledger.to_json() if ledger else None, indent=2)

@@ -81,3 +81,10 @@ Action = Annotated[
     typer.Option("--action", help="kill (SIGKILL, then start) or restart (graceful)."),
 ]
 ReportDir = Annotated[Path | None, typer.Option(help="Report directory.")]
+HtmlReport = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Write the run's HTML report here (works offline; its snapshots go beside it).",
+    ),
+]

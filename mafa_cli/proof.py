@@ -5,10 +5,11 @@ flow, then the same verdict)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,8 @@ from mafa_cli import ledger
 from mafa_cli.config import ChaosAction, ChaosTarget, ImageSet, UpSettings
 from mafa_cli.errors import MafaError, NotFound, UsageError
 from mafa_cli.load.settings import default_host, new_run_id, project_ca
+from mafa_cli.report import Report, RunEvent, record_beside, recording
+from mafa_cli.report import build as build_report
 from mafa_cli.stack import operations
 from mafa_cli.stack.access import StackClient
 from mafa_cli.stack.scheduler import Reporter
@@ -76,6 +79,7 @@ class SmokeSettings:
     port: int
     images: ImageSet
     tls: bool = False  # the stack up --tls, its messages over HTTPS verified against its CA
+    report: Path | None = None  # the HTML report of the run (its snapshots are kept beside it)
 
     def __post_init__(self) -> None:
         """Checks of its own; the stack's (replicas, rates, port) are UpSettings' checks."""
@@ -98,6 +102,7 @@ class ProofResult:
     report: ledger.LedgerReport
     seconds: float
     faults: list[Event]
+    html_report: Report | None = None
 
 
 def write_junit(path: Path, name: str, result: ProofResult) -> None:
@@ -153,7 +158,10 @@ def smoke(settings: SmokeSettings, reporter: Reporter) -> ProofResult:
     try:
         result = operations.up(up, reporter)
         run_id = new_run_id()
-        with StackClient(settings.project) as client:
+        with (
+            _recording(settings.project, settings.report) as record,
+            StackClient(settings.project) as client,
+        ):
             url = client.balancer_url(result.url)
             reporter.step(f"sending {settings.messages} messages through {url} ({run_id})")
             traffic = Traffic(
@@ -167,7 +175,11 @@ def smoke(settings: SmokeSettings, reporter: Reporter) -> ProofResult:
         proof = ProofResult(run_id, counts, report, time.monotonic() - started, [])
         if settings.junit is not None:
             write_junit(settings.junit, "mafa smoke", proof)
-        return proof
+        stack = (
+            f"{settings.senders} senders, {settings.receivers} receivers, fail rate "
+            f"{settings.fail_rate:g}, work up to {settings.max_delay_s:g}s"
+        )
+        return _with_report(proof, settings.report, record, f"smoke · {settings.project}", stack)
     finally:
         if not settings.keep:
             reporter.step(f"removing stack {settings.project} (keep it with --keep)")
@@ -185,6 +197,7 @@ class ChaosSettings:
     duration_s: float
     rate: float
     timeout_s: float
+    report: Path | None = None  # the HTML report of the run (its snapshots are kept beside it)
 
     def __post_init__(self) -> None:
         if self.target not in tuple(ChaosTarget):
@@ -211,13 +224,32 @@ def chaos(
     published = default_host(settings.project)  # says "no such stack" before anything starts
     client = StackClient(settings.project)
     url = client.balancer_url(published)
-    engine = client.backend
-    state = ProjectState(settings.project)
     run_id = new_run_id()
-    faults: list[Event] = []
     started = time.monotonic()
     reporter.step(f"messages at {settings.rate:g}/s to {url} ({run_id})")
     ca_file = project_ca(settings.project)
+    with _recording(settings.project, settings.report) as record:
+        proof = _chaos_run(settings, reporter, rng, client, url, run_id, ca_file, started)
+    faults = (
+        f"{settings.action} a {settings.target} every {settings.every_s:g}s for "
+        f"{settings.duration_s:g}s, messages at {settings.rate:g}/s"
+    )
+    return _with_report(proof, settings.report, record, f"chaos · {settings.project}", faults)
+
+
+def _chaos_run(
+    settings: ChaosSettings,
+    reporter: Reporter,
+    rng: random.Random,
+    client: StackClient,
+    url: str,
+    run_id: str,
+    ca_file: Path | None,
+    started: float,
+) -> ProofResult:
+    engine = client.backend
+    state = ProjectState(settings.project)
+    faults: list[Event] = []
     traffic = Traffic(url, run_id, threads=4, rate=settings.rate, ca_file=ca_file).start()
     try:
         next_fault = started + settings.every_s
@@ -251,3 +283,38 @@ def chaos(
     with client:
         report = verdict(client, run_id, settings.timeout_s, reporter.build_output)
     return ProofResult(run_id, counts, report, time.monotonic() - started, faults)
+
+
+@contextlib.contextmanager
+def _recording(project: str, report: Path | None) -> Iterator[Path | None]:
+    """With --report: the run's snapshots, recorded beside the report while the block runs."""
+    if report is None:
+        yield None
+        return
+    with recording(project, record_beside(report)) as record:
+        yield record
+
+
+def _with_report(
+    proof: ProofResult, path: Path | None, record: Path | None, title: str, run: str
+) -> ProofResult:
+    """With --report: the proof with its HTML report written (the record, faults, verdict)."""
+    if path is None or record is None:
+        return proof
+    counts = proof.traffic
+    built = build_report(
+        record,
+        path,
+        verdict=proof.report,
+        title=f"mafa {title} · {proof.run_id}",
+        settings=[
+            ("run", run),
+            (
+                "messages",
+                f"{counts.accepted:,} accepted, {counts.refused:,} refused (503), "
+                f"{counts.errors:,} unanswered",
+            ),
+        ],
+        events=[RunEvent(datetime.fromisoformat(f.at), f.action, f.target) for f in proof.faults],
+    )
+    return dataclasses.replace(proof, html_report=built)

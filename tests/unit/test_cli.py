@@ -117,6 +117,8 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code() -> None:
         (["demo", "--report"], "--report"),
         (["load", "--report"], "--report"),
         (["smoke", "--junit"], "--junit"),
+        (["smoke", "--report"], "--report"),
+        (["chaos", "--report"], "--report"),
         (["watch", "--record"], "--record"),
         (["watch", "--once", "--svg"], "--svg"),
         (["report", "--record", "run.jsonl", "--out"], "--out"),

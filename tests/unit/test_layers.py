@@ -63,7 +63,7 @@ LIBRARY_HOMES = {
     "docker": {"mafa_cli.engine.local"},
     "rich": {"mafa_cli.ui"},
     "textual": {"mafa_cli.watch.app"},
-    "matplotlib": {"mafa_cli.report"},
+    "plotly": {"mafa_cli.report.charts"},
     "yaml": {"mafa_cli.stack.compose_model"},
     "cryptography": {"mafa_cli.stack.tls"},
     "locust": {"mafa_cli.load.locustfile"},
@@ -183,10 +183,10 @@ def test_the_cli_imports_no_library_until_a_command_runs() -> None:
 
 
 def test_the_cli_module_loads_no_heavy_library() -> None:
-    """What `mafa --help` pays for: typer, and none of docker, psycopg, redis, rich, matplotlib."""
+    """What `mafa --help` pays for: typer, and none of docker, psycopg, redis, rich, plotly."""
     code = (
         "import sys, mafa_cli.cli; "
-        "print(' '.join(m for m in ('docker', 'psycopg', 'redis', 'rich', 'matplotlib', "
+        "print(' '.join(m for m in ('docker', 'psycopg', 'redis', 'rich', 'plotly', "
         "'yaml', 'mafa_cli.ui', 'mafa_cli.stack.operations') if m in sys.modules))"
     )
     loaded = subprocess.run(

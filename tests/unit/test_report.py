@@ -1,104 +1,193 @@
-"""The report from a synthetic record: every chart drawn from the data, faults in the window
-marked, the verdict shown, nothing fetched from outside (self-contained)."""
+"""The report from recorded inputs (a real `mafa demo` run, tests/fixtures/report-demo) and from
+a record of 14 receivers: what the page says and links, what each chart draws, the warnings,
+and that it needs nothing from outside. tests/integration/test_report_in_browser.py renders it."""
+
+from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+import re
+import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from rich.console import Console
+from typer.testing import CliRunner
 
+from mafa_cli.cli import app
 from mafa_cli.errors import UsageError
-from mafa_cli.report import _figure, build, read_record
+from mafa_cli.ledger import verdict_rows
+from mafa_cli.load.plan import read_stats_csv
+from mafa_cli.report import build
+from mafa_cli.report.charts import build_charts
+from mafa_cli.report.inputs import read_load, read_record
 from mafa_cli.services.palette import PALETTE
-
-START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
-
-
-def snapshot(second: int) -> str:
-    at = START + timedelta(seconds=second)
-    return json.dumps(
-        {
-            "taken_at": at.isoformat(),
-            "queue": {
-                "ready": second * 2,
-                "unacked": 3,
-                "dead_letters": 0,
-                "publish_rate": 5.0,
-                "deliver_rate": 4.0,
-                "ack_rate": 3.5,
-                "redeliver_rate": 1.0,
-            },
-            "active_sessions": 7,
-            # slot 1: the palette's blue (31, 119, 180), the line every chart is looked for by
-            "receivers": [
-                {"node": "receiver-a", "handled": second, "failed": 1, "interrupted": 0, "slot": 1}
-            ],
-            "faults": [
-                f"{(START + timedelta(seconds=5)).isoformat()} SIGKILL demo-receiver-1",
-                "2020-01-01T00:00:00+00:00 restart long-ago-1",
-            ],
-            "ledger": {"lost": 0},
-        }
-    )
+from mafa_cli.status import ExitStatus
+from mafa_cli.ui import verdict_line, verdict_table
+from tests.report_inputs import DEMO, demo_copy, demo_verdict, many_receivers_record
 
 
-def test_series_and_faults_are_read() -> None:
-    data = read_record([snapshot(s) for s in range(10)] + ["not json"])
-    assert data.series["ready"].values[-1] == 18
-    assert data.series["handled receiver-a"].values[:3] == [0, 1, 2]
-    assert [what for _, what in data.faults] == ["SIGKILL demo-receiver-1", "restart long-ago-1"]
+def cells(page: str, css: str) -> list[str]:
+    return re.findall(rf'<td class="{css}">(.*?)</td>', page)
 
 
-def test_build_writes_a_self_contained_page_and_pngs(tmp_path: Path) -> None:
-    record = tmp_path / "run.jsonl"
-    record.write_text("\n".join(snapshot(s) for s in range(20)))
-    load = tmp_path / "load"
-    load.mkdir()
-    stamp = int(START.timestamp())
-    (load / "locust_stats_history.csv").write_text(
-        "Timestamp,User Count,Type,Name,Requests/s,95%\n"
-        + "".join(f"{stamp + s},5,,Aggregated,{10 + s},{40 + s}\n" for s in range(20))
-    )
-    report = build(record, tmp_path / "out" / "report.html", load, {"ok": True, "lost": 0})
-    page = report.html_file.read_text()
-    assert report.charts_with_data == ["queue", "rates", "receivers", "sessions", "load"]
+def test_the_recorded_demo_is_read() -> None:
+    data = read_record([*(DEMO / "watch.jsonl").read_text().splitlines(), "not json", "{}"])
+    assert data.project == "mafademo"
+    assert data.snapshots == len((DEMO / "watch.jsonl").read_text().splitlines())
+    assert data.most_receivers == 6, "2 receivers, tripled half-way"
+    assert [(e.action, e.target) for e in data.events] == [("scale", "receivers 2->6")]
+    assert max(data.series["ready"].values) > 0
+
+
+def test_the_page_has_the_header_verdict_endpoints_link_events_and_charts(tmp_path: Path) -> None:
+    demo = demo_copy(tmp_path)
+    out = tmp_path / "out" / "report.html"
+    report = build(demo / "watch.jsonl", out, demo / "load", demo_verdict(), title="the demo")
+    page = out.read_text()
+    assert report.charts_with_data == ["queue", "rates", "handled", "failed", "sessions", "load"]
+    assert report.warnings == []
     for name in report.charts_with_data:
         assert f'id="chart-{name}"' in page
-    assert "Verdict: nothing lost" in page
-    assert "SIGKILL demo-receiver-1" in page
-    assert "long-ago-1" not in page, "a fault outside the run's window is left out"
-    # Nothing to fetch: no script, stylesheet, image or link to another host.
-    assert not [tag for tag in ("<script", "<link", " src=", 'href="http') if tag in page]
-    assert "no data for this chart" not in page
-    for image in report.images:
-        pixels = Image.open(image).convert("RGB").get_flattened_data()
-        assert sum(1 for p in pixels if p == (31, 119, 180)) > 30, f"{image.name} has no line"
+    # Header: the stack and the load, as read from the record and locust's files.
+    assert "<dt>project</dt><dd>mafademo</dd>" in page
+    assert "<dt>senders, receivers (most seen)</dt><dd>3, 6</dd>" in page
+    assert "10 users at most" in page
+    # The verdict in the CLI's own labels, in the CLI's order, and its headline.
+    verdict = demo_verdict()
+    assert list(cells(page, "label")) == [r.label for r in verdict_rows(verdict)]
+    assert "verdict: nothing lost (every accepted message processed or parked)" in page
+    assert re.sub(r"\[/?[a-z ]*\]", "", verdict_line(verdict)) in page
+    # One row per endpoint, locust's figures.
+    stats = read_stats_csv((DEMO / "load" / "locust_stats.csv").read_text())
+    rows = re.findall(r"<tr><td>([^<]*)</td><td class='n'>([\d,]+)</td>", page)
+    assert rows == [(s.name, f"{s.requests:,}") for s in stats]
+    # locust's own report, linked relative to the page (the two move together).
+    assert 'href="../demo/load/report.html"' in page
+    assert "scale</b> receivers 2-&gt;6" in page
 
 
-def test_empty_or_missing_record(tmp_path: Path) -> None:
+def test_the_page_needs_nothing_from_outside(tmp_path: Path) -> None:
+    demo = demo_copy(tmp_path)
+    out = tmp_path / "report.html"
+    build(demo / "watch.jsonl", out, demo / "load", demo_verdict())
+    page = out.read_text()
+    assert "default-src 'none'" in page, "a policy forbids the page any request"
+    assert not re.search(r"<(script|link|img|iframe)[^>]*\s(src|href)=", page)
+    assert "Plotly.newPlot" in page
+    assert "plotly.js" in page, "plotly.js is inline"
+    # Outside plotly.js (whose code holds URLs it never calls), one link: locust's report.
+    markup = re.sub(r"<script>.*?</script>", "", page, flags=re.S)
+    assert re.findall(r'(?:href|src)="([^"]*)"', markup) == ["demo/load/report.html"]
+
+
+def test_the_cli_shows_the_same_labels_as_the_report() -> None:
+    """One table of labels: the terminal's verdict (`mafa ledger`, `smoke`) shows these rows."""
+    console = Console(width=200, record=True, color_system=None)
+    console.print(verdict_table(demo_verdict(), "ledger"))
+    text = console.export_text()
+    lines = [line.strip() for line in text.splitlines()]
+    for row in verdict_rows(demo_verdict()):
+        assert any(line.startswith(row.label.strip()) for line in lines), row.label
+
+
+def test_no_locust_report_no_link(tmp_path: Path) -> None:
+    demo = demo_copy(tmp_path, locust_report=False)
+    build(demo / "watch.jsonl", tmp_path / "r.html", demo / "load")
+    page = (tmp_path / "r.html").read_text()
+    assert 'id="locust-report"' not in page
+    assert "Ledger at the last snapshot: lost 0 (at rest)" in page, "no verdict: the live one"
+
+
+def shift_history(load: Path, seconds: int) -> None:
+    path = load / "locust_stats_history.csv"
+    lines = path.read_text().splitlines()
+    shifted = [lines[0]] + [
+        f"{int(line.split(',', 1)[0]) + seconds},{line.split(',', 1)[1]}" for line in lines[1:]
+    ]
+    path.write_text("\n".join(shifted) + "\n")
+
+
+def test_a_load_run_the_record_does_not_cover_is_flagged(tmp_path: Path) -> None:
+    demo = demo_copy(tmp_path)
+    shift_history(demo / "load", 3600)  # an hour later: another run
+    report = build(demo / "watch.jsonl", tmp_path / "r.html", demo / "load")
+    page = (tmp_path / "r.html").read_text()
+    assert report.warnings[0].startswith("The record and the load run do not overlap in time")
+    assert 'class="warning"' in page
+    # The load chart keeps its own time axis: it is not zoomed with the others.
+    assert '<section id="section-load">' in page
+    assert '<section id="section-queue" data-sync>' in page
+
+
+def test_a_partly_covered_load_run_is_flagged(tmp_path: Path) -> None:
+    demo = demo_copy(tmp_path)
+    shift_history(demo / "load", 25)
+    report = build(demo / "watch.jsonl", tmp_path / "r.html", demo / "load")
+    assert report.warnings
+    assert "covers only" in report.warnings[0]
+    assert '<section id="section-load" data-sync>' in (tmp_path / "r.html").read_text()
+
+
+def test_fourteen_receivers_each_in_its_colour_legend_outside_the_lines(tmp_path: Path) -> None:
+    data = read_record(many_receivers_record(tmp_path / "many.jsonl").read_text().splitlines())
+    charts = {c.name: c for c in build_charts(data, None, data.events, None)}
+    for name in ("handled", "failed"):
+        figure = charts[name].figure
+        assert [t.name for t in figure.data] == [f"receiver-{n:02d}abcdef" for n in range(14)]
+        assert [t.line.color for t in figure.data] == [PALETTE[n] for n in range(14)]
+        assert figure.layout.legend.x > 1, "the legend sits right of the plot, not on it"
+        assert figure.layout.height >= 14 * 20, "tall enough for a legend line per receiver"
+
+
+def test_the_load_legend_has_p95(tmp_path: Path) -> None:
+    data = read_record((DEMO / "watch.jsonl").read_text().splitlines())
+    load = read_load(DEMO / "load")
+    chart = build_charts(data, load, [], None)[-1]
+    assert [t.name for t in chart.figure.data] == ["requests/s", "p95 latency (ms)", "users"]
+    assert max(chart.figure.data[1].y) == max(load.p95_ms.values) > 0
+
+
+def test_events_are_marked_and_those_of_other_runs_left_out(tmp_path: Path) -> None:
+    record = many_receivers_record(tmp_path / "many.jsonl")
+    build(record, tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert "SIGKILL</b> demo-receiver-1" in page
+    assert "long-ago-1" not in page, "an event outside the record's time is another run's"
+    queue = json.loads(re.search(r'"chart-queue",\s*(\[.*?\]),\s*\{', page, re.S).group(1))  # type: ignore[union-attr]
+    assert queue[0]["y"][:3] == [0, 2, 4]
+
+
+def test_bad_inputs_are_one_line_with_a_hint(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read the record"):
         build(tmp_path / "none.jsonl", tmp_path / "r.html")
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(UsageError, match="holds no snapshots"):
         build(tmp_path / "empty.jsonl", tmp_path / "r.html")
+    (tmp_path / "noload").mkdir()
+    with pytest.raises(UsageError, match="no locust history"):
+        build(DEMO / "watch.jsonl", tmp_path / "r.html", tmp_path / "noload")
 
 
-def test_each_receiver_is_drawn_in_its_slots_colour() -> None:
-    """The colour its page and `mafa watch` give it: its slot's (a later snapshot without a slot,
-    read while the node re-claims one, keeps the last one seen)."""
-    lines = [snapshot(s) for s in range(3)]
-    with_slots = []
-    for i, line in enumerate(lines):
-        snap = json.loads(line)
-        snap["receivers"] = [
-            {"node": "receiver-a", "handled": i, "failed": 0, "slot": 4 if i < 2 else None},
-            {"node": "receiver-b", "handled": i, "failed": 0, "slot": 9},
-        ]
-        with_slots.append(json.dumps(snap))
-    data = read_record(with_slots)
-    assert data.slots == {"receiver-a": 4, "receiver-b": 9}
-    fig, _ = _figure("receivers", data, (START, START + timedelta(seconds=3)))
-    colours = {line.get_label(): line.get_color() for line in fig.axes[0].get_lines()}
-    assert colours["handled receiver-a"] == colours["failed receiver-a"] == PALETTE[4]
-    assert colours["handled receiver-b"] == PALETTE[9]
+@pytest.mark.parametrize("content", ["not json", '{"accepted": "many", "nonsense": 1}', "[1]"])
+def test_a_bad_verdict_file_is_refused(tmp_path: Path, content: str) -> None:
+    verdict = tmp_path / "verdict.json"
+    verdict.write_text(content)
+    args = ["report", "--record", str(DEMO / "watch.jsonl"), "--verdict", str(verdict)]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == ExitStatus.USAGE, result.output
+    assert "cannot read the verdict" in result.output
+    assert "hint:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_mafa_report_writes_the_page_and_says_so(tmp_path: Path) -> None:
+    demo = demo_copy(tmp_path)
+    shutil.copy(DEMO / "verdict.json", tmp_path / "verdict.json")
+    out = tmp_path / "run.html"
+    args = ["report", "--record", str(demo / "watch.jsonl"), "--load-report", str(demo / "load")]
+    result = CliRunner().invoke(
+        app, [*args, "--verdict", str(tmp_path / "verdict.json"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"report: {out} (6 charts with data)" in result.output
+    assert "verdict: nothing lost" in out.read_text()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mafa_cli.report import read_record
+from mafa_cli.report.inputs import read_record
 from mafa_cli.state import ProjectState, RunningLoad
 from mafa_cli.watch.actions import ActionFailed, Event
 from mafa_cli.watch.collectors import Collector
@@ -43,9 +43,9 @@ def test_actions_reach_the_event_stream_the_snapshot_and_the_report(
         "scale receiver 2 -> 3 FAILED",
     ]
     report = read_record([json.dumps(snapshot.to_json())])
-    assert [what for _, what in report.faults] == [
-        "kill receiver-a SIGKILL",
-        "scale receiver 2 -> 3 FAILED",
+    assert [(e.action, e.target) for e in report.events] == [
+        ("kill", "receiver-a SIGKILL"),
+        ("scale", "receiver 2 -> 3 FAILED"),
     ]
 
 
