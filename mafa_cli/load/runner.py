@@ -253,7 +253,9 @@ def run(
             on_tick(read_live(settings, started))
     except KeyboardInterrupt:
         interrupted = True
-        master.send_signal(signal.SIGTERM)  # locust stops its users and writes CSV and HTML
+        # SIGINT, as a Ctrl-C of its own: locust then writes its HTML report before it stops
+        # (on SIGTERM it writes its CSV files only).
+        master.send_signal(signal.SIGINT)
     try:
         master.wait(timeout=60)
     finally:

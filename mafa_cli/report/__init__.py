@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mafa_cli.errors import UsageError
 from mafa_cli.ledger import LedgerReport
@@ -31,6 +32,9 @@ from mafa_cli.report.inputs import (
     read_record,
 )
 from mafa_cli.report.page import PageParts, render
+
+if TYPE_CHECKING:
+    from mafa_cli.watch.collectors import Collector
 
 __all__ = ["Report", "RunEvent", "build", "record_beside", "recording"]
 RECORD_INTERVAL_S = 1.0
@@ -167,15 +171,21 @@ def build(
 
 
 @contextmanager
-def recording(project: str, record: Path, interval_s: float = RECORD_INTERVAL_S) -> Iterator[Path]:
+def recording(
+    project: str,
+    record: Path,
+    interval_s: float = RECORD_INTERVAL_S,
+    collector: Collector | None = None,
+) -> Iterator[Path]:
     """Snapshots of the project (as `mafa watch --record` takes them) appended to `record` every
     `interval_s` from a thread of its own, while the block runs; one more at its end."""
-    from mafa_cli.watch.collectors import Collector  # the stack's readers: only when recording
+    if collector is None:
+        from mafa_cli.watch.collectors import Collector  # the stack's readers: when recording
 
+        collector = Collector(project)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text("")
     stop = threading.Event()
-    collector = Collector(project)
 
     def take() -> None:
         line = json.dumps(collector.collect().to_json(), separators=(",", ":"))

@@ -1,9 +1,14 @@
 """`mafa load` against a real stack: report files, accounting against the stack's own rows,
-rate holding, thresholds, and locust's distributed mode."""
+rate holding, thresholds, locust's distributed mode, and a Ctrl-C that keeps the reports."""
 
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,3 +204,32 @@ def test_unwritable_report_directory(load_stack: tuple[ComposeStack, Path], tmp_
     assert result.returncode == ExitStatus.USAGE
     # Refused before any load starts (output paths are checked first).
     assert f"--report {blocker / 'sub'}: {blocker} is not a directory" in result.stderr
+
+
+def test_ctrl_c_still_writes_locusts_report_and_csv_files(
+    load_stack: tuple[ComposeStack, Path], tmp_path: Path
+) -> None:
+    """A person's Ctrl-C (SIGINT to mafa) mid-run: exit 130 and every report file, HTML too."""
+    stack, state = load_stack
+    report = tmp_path / "interrupted"
+    command = [sys.executable, "-m", "mafa_cli", "load", "-p", stack.project, "--users", "3"]
+    process = subprocess.Popen(
+        [*command, "--duration", "5m", "--report", str(report)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MAFA_STATE_DIR": str(state), "COLUMNS": "200"},
+    )
+    history = report / "locust_stats_history.csv"
+    deadline = time.monotonic() + 120
+    while (not history.exists() or history.read_text().count("\n") < 4) and process.poll() is None:
+        assert time.monotonic() < deadline, "locust wrote no statistics in 2 minutes"
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == ExitStatus.INTERRUPTED, out + err
+    assert "interrupted: the report covers what ran" in out
+    assert "Locust" in (report / "report.html").read_text(), "locust's own HTML report"
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv"):
+        assert (report / name).exists(), name
+    assert read_stats_csv((report / "locust_stats.csv").read_text())[-1].requests > 0

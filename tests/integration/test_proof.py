@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mafa_cli.status import ExitStatus
-from tests.integration.stack import ComposeStack, free_port, mafa, mafa_stack
+from tests.integration.stack import ARTIFACTS, ComposeStack, chromium, free_port, mafa, mafa_stack
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +24,9 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("proof-state")
 
 
-def test_smoke_passes_and_says_so_in_junit(state: Path, tmp_path: Path) -> None:
+def test_smoke_passes_and_says_so_in_junit_and_its_report(state: Path, tmp_path: Path) -> None:
     junit = tmp_path / "smoke.xml"
+    report = tmp_path / "smoke" / "report.html"
     result = mafa(
         "smoke",
         "-p",
@@ -33,11 +35,36 @@ def test_smoke_passes_and_says_so_in_junit(state: Path, tmp_path: Path) -> None:
         str(free_port()),
         "--junit",
         str(junit),
+        "--report",
+        str(report),
         state=state,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "verdict: nothing lost" in result.stdout
+    # The HTML report: drawn from snapshots recorded while it ran (kept beside it), with the
+    # verdict the CLI printed, label for label and figure for figure.
+    assert f"report: {report} (" in result.stdout
+    page = report.read_text()
+    record = (tmp_path / "smoke" / "report.jsonl").read_text().splitlines()
+    assert len(record) >= 3
+    assert any((json.loads(line).get("ledger") or {}).get("accepted") == 500 for line in record)
+    assert "verdict: nothing lost" in page
+    for label, value in re.findall(
+        r'<td class="label">([^<]*)</td><td class="n">([^<]*)</td>', page
+    ):
+        assert re.search(rf"{re.escape(label.strip())}\s+{value}\b", result.stdout), label
+    assert 'accepted (broker-confirmed)</td><td class="n">500<' in page
+    assert 'id="chart-queue"' in page
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "smoke-report.png"
+    taken = chromium(
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,2600",
+        f"--screenshot={shot}",
+        report.as_uri(),
+    )
+    assert shot.exists(), taken.stderr[-2000:]
     suite = ET.parse(junit).getroot()
     assert suite.get("tests") == "5"
     assert suite.get("failures") == "0"

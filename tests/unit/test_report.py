@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,13 +19,17 @@ from mafa_cli.cli import app
 from mafa_cli.errors import UsageError
 from mafa_cli.ledger import verdict_rows
 from mafa_cli.load.plan import read_stats_csv
-from mafa_cli.report import build
+from mafa_cli.proof import ProofResult, _with_report
+from mafa_cli.report import build, recording
 from mafa_cli.report.charts import build_charts
 from mafa_cli.report.inputs import read_load, read_record
 from mafa_cli.services.palette import PALETTE
+from mafa_cli.state import Event
 from mafa_cli.status import ExitStatus
+from mafa_cli.traffic import TrafficCounts
 from mafa_cli.ui import verdict_line, verdict_table
-from tests.report_inputs import DEMO, demo_copy, demo_verdict, many_receivers_record
+from mafa_cli.watch.snapshot import QueueFigures, Snapshot
+from tests.report_inputs import DEMO, START, demo_copy, demo_verdict, many_receivers_record
 
 
 def cells(page: str, css: str) -> list[str]:
@@ -191,3 +197,54 @@ def test_mafa_report_writes_the_page_and_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"report: {out} (6 charts with data)" in result.output
     assert "verdict: nothing lost" in out.read_text()
+
+
+class CountingCollector:
+    """Stands in for the stack's collector (watch/collectors.py, tested on its own): snapshots
+    numbered by their ready count, so the test sees each one recorded once, in order."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+        self.closed = False
+
+    def collect(self) -> Snapshot:
+        self.taken += 1
+        return Snapshot(
+            project="p",
+            taken_at=START + timedelta(seconds=self.taken),
+            queue=QueueFigures(ready=self.taken),
+        )
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_recording_takes_snapshots_while_the_block_runs_and_one_at_its_end(
+    tmp_path: Path,
+) -> None:
+    collector = CountingCollector()
+    record = tmp_path / "sub" / "run.jsonl"
+    with recording("p", record, interval_s=0.05, collector=collector) as path:  # type: ignore[arg-type]
+        time.sleep(0.3)
+        during = collector.taken
+    assert path == record
+    assert during >= 3, "one at the start, then one every interval"
+    data = read_record(record.read_text().splitlines())
+    assert data.series["ready"].values == [float(n) for n in range(1, collector.taken + 1)]
+    assert collector.closed
+    assert collector.taken in (during + 1, during + 2), "the last one, at the end"
+
+
+def test_chaos_report_lists_its_faults(tmp_path: Path) -> None:
+    """`chaos --report`: the faults it injected are listed and marked, with its verdict."""
+    demo = demo_copy(tmp_path)
+    fault = Event("2026-11-30T04:05:10+00:00", "SIGKILL", "mafademo-receiver-2")
+    proof = ProofResult("run-1", TrafficCounts(accepted=147), demo_verdict(), 30.0, [fault])
+    out = tmp_path / "chaos.html"
+    written = _with_report(proof, out, demo / "watch.jsonl", "chaos · mafademo", "kill ...")
+    assert written.html_report is not None
+    page = out.read_text()
+    assert "<b>SIGKILL</b> mafademo-receiver-2" in page
+    assert "<b>scale</b> receivers 2-&gt;6" in page, "and the events the record holds"
+    assert "<dt>messages</dt><dd>147 accepted, 0 refused (503), 0 unanswered</dd>" in page
+    assert _with_report(proof, None, None, "chaos", "") is proof, "no --report: nothing written"
