@@ -28,6 +28,8 @@ ROW_PX = 20  # a legend line: the receivers' charts grow with the number of rece
 EVENT_COLOUR = "#c000c0"
 CONFIG: dict[str, object] = {
     "displaylogo": False,  # no link to plotly's site
+    "showSendToCloud": False,  # no "Share chart" button: it would upload the data to Plotly Cloud
+    "plotlyServerURL": "",
     "responsive": True,
     "scrollZoom": False,
 }

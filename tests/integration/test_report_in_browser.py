@@ -179,6 +179,14 @@ def test_nothing_but_the_file_is_requested_and_the_verdict_is_the_clis(
     page.locator("#chart-queue").hover()  # a hover, a zoom: still nothing is fetched
     page.wait_for_timeout(500)
     assert browsed.requests == [demo_report.as_uri()]
+    # The toolbar saves pictures, zooms and pans; no button sends the chart anywhere.
+    buttons = set(
+        page.locator("#chart-queue .modebar-btn").evaluate_all(
+            "buttons => buttons.map(b => b.getAttribute('data-title'))"
+        )
+    )
+    assert "Download plot as a PNG" in buttons
+    assert not [b for b in buttons if "Share" in b or "Cloud" in b or "Edit" in b], buttons
     assert browsed.problems == [], "no error, no blocked request"
     # The verdict the page shows reads as the CLI's table and line (one table of labels).
     verdict = demo_verdict()
