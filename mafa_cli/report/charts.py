@@ -26,6 +26,9 @@ from mafa_cli.services.palette import node_colour
 MARGIN = {"l": 70, "r": 260, "t": 40, "b": 50}
 ROW_PX = 20  # a legend line: the receivers' charts grow with the number of receivers
 EVENT_COLOUR = "#c000c0"
+# The series' colours in order (matplotlib's tab10, as the report had before plotly): ready and
+# publish are the same blue as ever.
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
 CONFIG: dict[str, object] = {
     "displaylogo": False,  # no link to plotly's site
     "showSendToCloud": False,  # no "Share chart" button: it would upload the data to Plotly Cloud
@@ -94,6 +97,7 @@ def _figure(
         legend={"x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top", "font": {"size": 11}},
         showlegend=True,
         template="plotly_white",
+        colorway=COLOURS,
         xaxis={"type": "date", "automargin": False},  # times in UTC: the page says so
         yaxis={"title": {"text": y_title}, "automargin": False, "rangemode": "tozero"},
     )
