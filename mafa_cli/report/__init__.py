@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,12 +33,14 @@ from mafa_cli.report.inputs import (
     read_record,
 )
 from mafa_cli.report.page import PageParts, render
+from mafa_cli.state import ProjectState
 
 if TYPE_CHECKING:
     from mafa_cli.watch.collectors import Collector
 
 __all__ = ["Report", "RunEvent", "build", "record_beside", "recording"]
 RECORD_INTERVAL_S = 1.0
+EVENTS_READ = 100_000  # of the project's event stream, the latest (events outside the run drop)
 FULL_COVER = 0.9  # below this share of the load run covered by the record, the page says so
 
 
@@ -115,6 +118,17 @@ def _header(data: RunData, load: LoadRun | None) -> list[tuple[str, str]]:
     return rows
 
 
+def _event_stream(data: RunData) -> list[RunEvent]:
+    """The project's whole event stream (faults.jsonl), when this machine has it: a snapshot
+    carries only the latest few events, so a burst between two snapshots could be missed."""
+    if data.project is None:
+        return []
+    span = data.span()
+    fallback = span[0] if span else datetime.now(UTC)
+    stream = ProjectState(data.project).recent_events(count=EVENTS_READ)
+    return [RunEvent.from_line(event.line(), fallback) for event in stream]
+
+
 def _live_balance(data: RunData) -> str:
     lost = (data.last.get("ledger") or {}).get("lost")
     return "lost 0 (at rest)" if lost == 0 else f"lost {lost}" if lost else "not at rest"
@@ -136,7 +150,7 @@ def build(
     warnings, shared_axis = _overlap_warnings(data, load)
     spans = [s for s in (data.span(), load.span() if load else None) if s]
     x_range = (min(s[0] for s in spans), max(s[1] for s in spans)) if shared_axis else None
-    all_events = merge_events(data.events, events)
+    all_events = merge_events(data.events, _event_stream(data), events)
     if x_range is not None:  # an event of another run would stretch the axis: left out
         all_events = [e for e in all_events if x_range[0] <= e.at <= x_range[1]]
     charts = build_charts(data, load, all_events, x_range)

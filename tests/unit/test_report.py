@@ -24,7 +24,7 @@ from mafa_cli.report import build, recording
 from mafa_cli.report.charts import build_charts
 from mafa_cli.report.inputs import read_load, read_record
 from mafa_cli.services.palette import PALETTE
-from mafa_cli.state import Event
+from mafa_cli.state import Event, ProjectState
 from mafa_cli.status import ExitStatus
 from mafa_cli.traffic import TrafficCounts
 from mafa_cli.ui import verdict_line, verdict_table
@@ -248,3 +248,20 @@ def test_chaos_report_lists_its_faults(tmp_path: Path) -> None:
     assert "<b>scale</b> receivers 2-&gt;6" in page, "and the events the record holds"
     assert "<dt>messages</dt><dd>147 accepted, 0 refused (503), 0 unanswered</dd>" in page
     assert _with_report(proof, None, None, "chaos", "") is proof, "no --report: nothing written"
+
+
+def test_the_projects_event_stream_adds_what_the_snapshots_missed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot holds the latest few events only: the stream (faults.jsonl) has them all."""
+    monkeypatch.setenv("MAFA_STATE_DIR", str(tmp_path / "state"))
+    state = ProjectState("many")
+    state.record_event("scale", "receiver 14 -> 15", at=START + timedelta(seconds=20))
+    state.record_event("restart", "another-run-1", at=START - timedelta(days=1))
+    build(many_receivers_record(tmp_path / "many.jsonl"), tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    events = re.findall(r"<li>.*?</li>", re.search(r'<ol id="events">(.*?)</ol>', page).group(1))  # type: ignore[union-attr]
+    assert len(events) == 2, events
+    assert "12:00:05 <b>SIGKILL</b> demo-receiver-1" in events[0]
+    assert "12:00:20 <b>scale</b> receiver 14 -&gt; 15" in events[1]
+    assert "another-run-1" not in page
