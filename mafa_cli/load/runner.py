@@ -32,6 +32,7 @@ from mafa_cli.state import ProjectState, RunningLoad
 
 REFRESH_S = 1.0
 PREFIX = "locust"
+HTML_REPORT = "report.html"  # locust's own report, beside its CSV files
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def _commands(settings: LoadSettings) -> list[list[str]]:
         csv_prefix,
         "--csv-full-history",
         "--html",
-        str(settings.report_dir / "report.html"),
+        str(settings.report_dir / HTML_REPORT),
         "--only-summary",
         "--logfile",
         str(settings.report_dir / "locust.log"),

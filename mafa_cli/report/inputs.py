@@ -15,9 +15,8 @@ from typing import Any
 
 from mafa_cli.errors import UsageError
 from mafa_cli.load.plan import EndpointStats, read_stats_csv
-
-LOCUST_PREFIX = "locust"  # the CSV prefix `mafa load` gives locust (load/runner.py)
-LOCUST_REPORT = "report.html"  # locust's own HTML report, beside its CSV files
+from mafa_cli.load.runner import HTML_REPORT as LOCUST_REPORT
+from mafa_cli.load.runner import PREFIX as LOCUST_PREFIX
 
 
 @dataclass
