@@ -126,7 +126,8 @@ def _events(parts: PageParts) -> str:
         f"<b>{_e(e.action)}</b> {_e(e.target)}</li>"
         for n, e in enumerate(parts.events, start=1)
     )
-    return f'<h2>Events (marked on the charts)</h2><ol id="events">{items or "<li>none</li>"}</ol>'
+    listed = f'<ol id="events">{items}</ol>' if items else '<p id="events">none</p>'
+    return f"<h2>Events (marked on the charts)</h2>{listed}"
 
 
 def render(parts: PageParts) -> str:

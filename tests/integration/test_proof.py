@@ -136,12 +136,14 @@ def chaos_stack(state: Path, workdir: Path) -> Iterator[ComposeStack]:
 def test_chaos_loses_nothing(
     chaos_stack: ComposeStack,
     state: Path,
+    tmp_path: Path,
     target: str,
     action: str,
     every: str,
     duration: str,
     faults: int,
 ) -> None:
+    report = tmp_path / "chaos.html"
     result = mafa(
         "chaos",
         "-p",
@@ -158,11 +160,18 @@ def test_chaos_loses_nothing(
         "20",
         "--timeout",
         "180s",
+        "--report",
+        str(report),
         state=state,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{faults} faults" in result.stdout
+    # Its report lists the faults it injected, with the verdict.
+    page = report.read_text()
+    listed = re.findall(r"<li>.*?</li>", page.split('<ol id="events">')[1].split("</ol>")[0])
+    assert sum(f"{chaos_stack.project}-{target}-" in item for item in listed) >= faults, listed
+    assert "verdict: nothing lost" in page
     assert "verdict: nothing lost" in result.stdout
     recorded = [
         json.loads(line)
