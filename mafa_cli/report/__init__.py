@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from mafa_cli.errors import UsageError
 from mafa_cli.ledger import LedgerReport
-from mafa_cli.report.charts import build_charts, plotly_js
 from mafa_cli.report.inputs import (
     LoadRun,
     RunData,
@@ -145,6 +144,8 @@ def build(
 ) -> Report:
     """The report of a record (and a load run): `out`, one HTML file. `settings` go into the
     header after what the record says; `events` join those the record holds."""
+    from mafa_cli.report.charts import build_charts, plotly_js  # plotly: only when drawing
+
     data = _read_record(record)
     load = read_load(load_report) if load_report is not None else None
     warnings, shared_axis = _overlap_warnings(data, load)

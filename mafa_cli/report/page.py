@@ -7,11 +7,14 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mafa_cli.ledger import LedgerReport, verdict_headline, verdict_rows
 from mafa_cli.load.plan import EndpointStats
-from mafa_cli.report.charts import Chart
 from mafa_cli.report.inputs import RunEvent
+
+if TYPE_CHECKING:
+    from mafa_cli.report.charts import Chart
 
 POLICY = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
