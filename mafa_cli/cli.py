@@ -7,15 +7,17 @@ typer and the option types only (the Docker SDK, psycopg, redis and rich cost mo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
-from mafa_cli import __version__, units
+from mafa_cli import __version__
 from mafa_cli.config import LOOPBACK, ChaosAction, ChaosTarget, ImageSet, check_output
-from mafa_cli.errors import MafaError, UsageError
+from mafa_cli.errors import ConfigError, MafaError, UsageError
 from mafa_cli.options import (
     Action,
     AsJson,
@@ -35,6 +37,8 @@ from mafa_cli.options import (
     Target,
     Tls,
     Wait,
+    complete_service,
+    duration_option,
 )
 from mafa_cli.status import ExitStatus
 
@@ -47,8 +51,50 @@ if TYPE_CHECKING:
     from mafa_cli.stack.operations import UpResult
     from mafa_cli.ui import Console
 
+
+class ConventionalGroup(TyperGroup):
+    """typer's command group, with typer's own errors (a bad value, an unknown command or
+    option, a missing argument) shown the way mafa shows its own: one line, a hint, the code."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            # Not standalone: typer then hands its errors here instead of printing them itself.
+            outcome = super().main(
+                args, prog_name, complete_var, False, windows_expand_args, **extra
+            )
+        except typer.TyperException as error:  # click's usage errors, as typer ships them
+            from mafa_cli import ui
+
+            ui.show_error(ui.error_console(), _usage_error(error))
+            sys.exit(getattr(error, "exit_code", int(ExitStatus.USAGE)))
+        except typer.Abort:
+            sys.exit(int(ExitStatus.INTERRUPTED))
+        if not standalone_mode:
+            return outcome
+        # An exit code from typer.Exit, or whatever a command returned (None: success).
+        sys.exit(outcome if isinstance(outcome, int) else 0)
+
+
+def _usage_error(error: typer.TyperException) -> MafaError:
+    """typer's message on one line, and where to read what is accepted."""
+    message = " ".join(error.format_message().split())
+    hint = getattr(error, "hint", None)  # options.BadValue carries mafa's own hint
+    context = getattr(error, "ctx", None)
+    command = context.command_path if context is not None else "mafa"
+    return UsageError(message, hint=hint or f"see `{command} --help`")
+
+
 app = typer.Typer(
     name="mafa",
+    cls=ConventionalGroup,
     help="Stand up, load and watch an asynchronous, failure-prone microservice stack.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -107,14 +153,70 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
-    """mafa: see how an asynchronous, failure-prone microservice stack behaves under load."""
+    """mafa: see how an asynchronous, failure-prone microservice stack behaves under load.
+
+    Defaults can be pinned in ./mafa.toml or pyproject.toml's [tool.mafa] (see the README).
+    """
     _debug["on"] = debug
+    # Flags > MAFA_* variables > the file > built-in: click reads a default map in that order.
+    ctx.default_map = call(lambda: _file_defaults(ctx))
+
+
+def _file_defaults(ctx: typer.Context) -> dict[str, dict[str, Any]] | None:
+    """The defaults file's values per command, each checked against the option it sets."""
+    from mafa_cli.config import read_defaults_file
+
+    found = read_defaults_file(Path.cwd())
+    if found is None:
+        return None
+    where, shared, per_command = found
+    commands = getattr(ctx.command, "commands", {})
+    unknown = set(per_command) - set(commands)
+    if unknown:
+        raise ConfigError(
+            f"{where}: [{sorted(unknown)[0]}] is not a mafa command",
+            hint=f"tables are commands: {', '.join(sorted(commands))}",
+        )
+    defaults: dict[str, dict[str, Any]] = {}
+    for name, command in commands.items():
+        by_flag = {opt.lstrip("-"): param for param in command.params for opt in param.opts}
+        values = {k: v for k, v in shared.items() if k in by_flag}
+        values.update(per_command.get(name, {}))
+        checked: dict[str, Any] = {}
+        for key, value in values.items():
+            param = by_flag.get(key)
+            if param is None or param.param_type_name != "option":
+                raise ConfigError(
+                    f"{where}: {name}.{key} is not an option of `mafa {name}`",
+                    hint=f"see `mafa {name} --help` (keys are flag names without --)",
+                )
+            try:
+                param.process_value(ctx, value)
+            except typer.TyperException as error:
+                raise ConfigError(
+                    f"{where}: {name}.{key}: {_usage_error(error).message}",
+                    hint=getattr(error, "hint", None) or f"see `mafa {name} --help`",
+                ) from None
+            checked[param.name or key] = value
+        defaults[name] = checked
+    unused = set(shared) - {k for c in commands.values() for p in c.params for k in _flags(p)}
+    if unused:
+        raise ConfigError(
+            f"{where}: {sorted(unused)[0]} is not an option of any command",
+            hint='top-level keys are options several commands share, e.g. project = "shop"',
+        )
+    return defaults
+
+
+def _flags(param: Any) -> list[str]:
+    return [opt.lstrip("-") for opt in param.opts]
 
 
 @app.command()
@@ -132,7 +234,7 @@ def up(
         typer.Option("--build/--no-build", help="Rebuild the app image (default: if missing)."),
     ] = None,
     wait: Wait = True,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for health.")] = 180.0,
+    timeout: Annotated[float, duration_option("How long to wait for health, e.g. 3m.")] = 180.0,
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Compose file (default: the shipped one).")
     ] = None,
@@ -232,7 +334,12 @@ def status(project: Project = "mafa", as_json: AsJson = False) -> None:
 
 @app.command()
 def logs(
-    service: Annotated[str, typer.Argument(help="sender, receiver, rabbitmq, postgres, ...")],
+    service: Annotated[
+        str,
+        typer.Argument(
+            help="sender, receiver, rabbitmq, postgres, ...", autocompletion=complete_service
+        ),
+    ],
     project: Project = "mafa",
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep following.")] = False,
     tail: Annotated[int, typer.Option(help="Lines from the end of each replica's log.")] = 100,
@@ -260,7 +367,7 @@ def load(
     project: Project = "mafa",
     users: Annotated[int, typer.Option(help="Simulated users (sessions), 1..10000.")] = 10,
     spawn_rate: Annotated[float, typer.Option(help="Users started per second.")] = 5.0,
-    duration: Annotated[str, typer.Option(help="How long, e.g. 60s, 2m.")] = "60s",
+    duration: Annotated[float, duration_option("How long, e.g. 60s, 2m.")] = 60.0,
     rate: Annotated[
         float | None, typer.Option(help="Hold this many messages/s in total (users only send).")
     ] = None,
@@ -325,7 +432,7 @@ def load(
 @app.command()
 def watch(
     project: Project = "mafa",
-    interval: Annotated[str, typer.Option(help="Refresh interval, 200ms..1h, e.g. 1s.")] = "1s",
+    interval: Annotated[float, duration_option("Refresh interval, 200ms..1h, e.g. 1s.")] = 1.0,
     once: Annotated[bool, typer.Option("--once", help="One snapshot, then exit.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Snapshots as JSON.")] = False,
     record: Annotated[
@@ -347,8 +454,7 @@ def watch(
     _writable("--record", record)
     _writable("--svg", svg)
     out = ui.console(soft_wrap=as_json)
-    interval_s = call(lambda: _duration("--interval", interval))
-    call(lambda: live_watch(project, out, interval_s, once, as_json, record, svg=svg))
+    call(lambda: live_watch(project, out, interval, once, as_json, record, svg=svg))
 
 
 @app.command("ledger")
@@ -401,7 +507,7 @@ def smoke(
     messages: Annotated[int, typer.Option(help="Messages to send, 1..1000000.")] = 500,
     fail_rate: FailRate = 0.2,
     max_delay: MaxDelay = 0.2,
-    timeout: DrainTimeout = "120s",
+    timeout: DrainTimeout = 120.0,
     keep: Annotated[bool, typer.Option("--keep", help="Leave the stack running.")] = False,
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML result here.")] = None,
     port: Port = 8089,
@@ -430,7 +536,7 @@ def smoke(
             messages=messages,
             fail_rate=fail_rate,
             max_delay_s=max_delay,
-            timeout_s=_duration("--timeout", timeout),
+            timeout_s=timeout,
             keep=keep,
             junit=junit,
             port=port,
@@ -456,10 +562,10 @@ def chaos(
     project: Project = "mafa",
     kill: Target = ChaosTarget.RECEIVER,
     action_: Action = ChaosAction.KILL,
-    every: Annotated[str, typer.Option(help="Time between faults, at least 1s.")] = "10s",
-    duration: Annotated[str, typer.Option(help="How long faults are injected.")] = "60s",
+    every: Annotated[float, duration_option("Time between faults, at least 1s.")] = 10.0,
+    duration: Annotated[float, duration_option("How long faults are injected.")] = 60.0,
     rate: Annotated[float, typer.Option(help="Messages/s sent meanwhile, up to 2000.")] = 20.0,
-    timeout: DrainTimeout = "120s",
+    timeout: DrainTimeout = 120.0,
     report: HtmlReport = None,
 ) -> None:
     """Kill or restart a service's containers on a schedule while messages flow; then the verdict.
@@ -479,10 +585,10 @@ def chaos(
             project=project,
             target=kill,
             action=action_,
-            every_s=_duration("--every", every),
-            duration_s=_duration("--duration", duration),
+            every_s=every,
+            duration_s=duration,
             rate=rate,
-            timeout_s=_duration("--timeout", timeout),
+            timeout_s=timeout,
             report=report,
         )
         reporter = ui.RichReporter(out)
@@ -494,13 +600,6 @@ def chaos(
     if result.html_report is not None:
         _show_report(out, result.html_report)
     _show_verdict(out, result.report, f"chaos {result.run_id}", as_json=False)
-
-
-def _duration(flag: str, value: str) -> float:
-    try:
-        return units.parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"{flag}: {exc}", hint=f"e.g. {flag} 30s") from None
 
 
 @app.command()
@@ -556,7 +655,7 @@ def demo(
     receivers: Annotated[
         int, typer.Option(help="Receiver replicas (1..10: tripled half-way).")
     ] = 2,
-    duration: Annotated[str, typer.Option(help="How long the story runs, at least 20s.")] = "90s",
+    duration: Annotated[float, duration_option("How long the story runs, at least 20s.")] = 90.0,
     report_dir: Annotated[
         Path, typer.Option("--report", help="Where the record, load report and charts go.")
     ] = Path("mafa-reports/demo"),
@@ -579,7 +678,7 @@ def demo(
             project=project,
             senders=senders,
             receivers=receivers,
-            duration_s=_duration("--duration", duration),
+            duration_s=duration,
             report_dir=report_dir,
             port=port,
             images=images,
@@ -606,7 +705,8 @@ def demo(
 def down(
     project: Project = "mafa",
     volumes: Annotated[
-        bool, typer.Option("--volumes", help="Also remove the data and the project's state.")
+        bool,
+        typer.Option("--volumes", "-v", help="Also remove the data and the project's state."),
     ] = False,
 ) -> None:
     """Remove the stack's containers and network (and its volumes with --volumes).

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -24,6 +25,50 @@ BALANCER = "haproxy"  # the service people reach; the one that terminates TLS
 # Where `mafa up --tls` puts the certificate and key in the balancer's container (through the
 # engine's API, never an image or an environment variable); haproxy.cfg reads MAFA_TLS_CERT.
 BALANCER_PEM = "/usr/local/etc/haproxy/site.pem"
+
+
+DEFAULTS_FILE = "mafa.toml"
+
+
+def read_defaults_file(
+    directory: Path,
+) -> tuple[str, dict[str, Any], dict[str, dict[str, Any]]] | None:
+    """A team's pinned defaults: ./mafa.toml, else [tool.mafa] in ./pyproject.toml, else None.
+
+    Returns (where, shared, per_command): top-level keys are options several commands share
+    (`project = "shop"`), tables are commands (`[up]` with `senders = 3`); keys are flag names
+    without `--`. The CLI checks each key and value against the command's options.
+    """
+    own, pyproject = directory / DEFAULTS_FILE, directory / "pyproject.toml"
+    if own.is_file():
+        where, table = DEFAULTS_FILE, _toml(own, DEFAULTS_FILE)
+    elif pyproject.is_file():
+        where = "pyproject.toml [tool.mafa]"
+        table = _toml(pyproject, "pyproject.toml").get("tool", {}).get("mafa")
+        if table is None:
+            return None
+    else:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} is not a table", hint='keys like project = "shop"')
+    shared = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    per_command = {k: v for k, v in table.items() if isinstance(v, dict)}
+    for name, values in per_command.items():
+        for key, value in values.items():
+            if isinstance(value, dict):
+                raise ConfigError(
+                    f"{where}: {name}.{key} is a table", hint="one level: [command] key = value"
+                )
+    return where, shared, per_command
+
+
+def _toml(path: Path, name: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", hint="fix or remove it") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML: {exc}", hint="fix the TOML there") from None
 
 
 class ImageSet(StrEnum):

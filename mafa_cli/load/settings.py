@@ -41,7 +41,7 @@ def load_settings(
     project: str,
     users: int,
     spawn_rate: float,
-    duration: str,
+    duration: str | float,  # text from the dashboard, seconds from the CLI (units parses both)
     rate: float | None,
     shape: str | None,
     host: str | None,

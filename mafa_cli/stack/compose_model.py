@@ -198,13 +198,32 @@ def load(path: Path, env: Mapping[str, str]) -> ComposeModel:
     return parse(text, env, base_dir=path.parent, name=str(path))
 
 
+def service_names(path: Path) -> list[str]:
+    """The services a compose file defines, read without interpolation (for shell completion:
+    nothing may fail there for a variable that is not set)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    services = raw.get("services") if isinstance(raw, dict) else None
+    return sorted(str(name) for name in services) if isinstance(services, dict) else []
+
+
+def _yaml_problem(name: str, exc: yaml.YAMLError) -> str:
+    """One line, file:line:column and the parser's reason, instead of its multi-line dump."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
+    return f"{where}: not valid YAML: {problem}"
+
+
 def parse(
     text: str, env: Mapping[str, str], base_dir: Path, name: str = "compose.yaml"
 ) -> ComposeModel:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{name} is not valid YAML: {exc}") from None
+        raise ConfigError(_yaml_problem(name, exc), hint="fix the YAML at that place") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("services"), dict):
         raise ConfigError(f"{name} has no 'services' mapping")
     lines = _Lines(text)
