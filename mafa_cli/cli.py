@@ -250,16 +250,17 @@ def up(
     tls_key: Annotated[
         Path | None, typer.Option(help="With --tls: the unencrypted key of --tls-cert (PEM).")
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Bring the stack up, or change it to match (only what differs changes).
 
     Example: mafa up --senders 3 --receivers 5
     """
-    from mafa_cli import ui
+    from mafa_cli import outputs, ui
     from mafa_cli.config import UpSettings, default_compose_file
     from mafa_cli.stack import operations
 
-    out = ui.console()
+    out = ui.console_for(as_json)
 
     def action() -> UpResult:
         settings = UpSettings(
@@ -289,7 +290,10 @@ def up(
             return operations.up(settings, reporter)
 
     result = call(action)
-    out.print(ui.up_summary(result))
+    if as_json:
+        _print_json(outputs.up_json(result))
+    else:
+        out.print(ui.up_summary(result))
 
 
 @app.command()
@@ -298,18 +302,22 @@ def scale(
     senders: MaybeSenders = None,
     receivers: MaybeReceivers = None,
     wait: Wait = True,
+    as_json: AsJson = False,
 ) -> None:
     """Change the number of senders and/or receivers, live; nothing else restarts.
 
     Example: mafa scale --receivers 5
     """
-    from mafa_cli import ui
+    from mafa_cli import outputs, ui
     from mafa_cli.stack import operations
 
-    out = ui.console()
+    out = ui.console_for(as_json)
     reporter = ui.RichReporter(out)
     plan = call(lambda: operations.scale(project, senders, receivers, reporter, wait))
-    out.print(f"scaled: {plan.summary()}")
+    if as_json:
+        _print_json(outputs.scale_json(project, plan))
+    else:
+        out.print(f"scaled: {plan.summary()}")
 
 
 @app.command()
@@ -318,14 +326,12 @@ def status(project: Project = "mafa", as_json: AsJson = False) -> None:
 
     Example: mafa status --json
     """
-    from dataclasses import asdict
-
-    from mafa_cli import ui
+    from mafa_cli import outputs, ui
     from mafa_cli.stack import operations
 
     rows = call(lambda: operations.status(project))
     if as_json:
-        typer.echo(json.dumps([{**asdict(r), "ok": r.ok} for r in rows], indent=2))
+        _print_json(outputs.status_json(rows))
     else:
         ui.console().print(ui.status_table(project, rows))
     if not all(r.ok for r in rows):
@@ -388,17 +394,18 @@ def load(
     think_time: Annotated[
         str, typer.Option(help="Seconds a user waits between actions: 0.5-2, 1, or 0 (none).")
     ] = "0.5-2",
+    as_json: AsJson = False,
 ) -> None:
     """Fire sessions and messages at the stack with locust; report and thresholds at the end.
 
     Example: mafa load --users 20 --duration 2m --max-p95-ms 500 --report reports/run1
     """
-    from mafa_cli import ui
+    from mafa_cli import outputs, ui
     from mafa_cli.load.runner import run as run_load
     from mafa_cli.load.settings import load_settings
 
     _writable("--report", report, directory=True)
-    out = ui.console()
+    out = ui.console_for(as_json)
 
     def action() -> LoadResult:
         settings = load_settings(
@@ -422,7 +429,10 @@ def load(
             return run_load(settings, view.update)
 
     result = call(action)
-    ui.load_summary(out, result)
+    if as_json:
+        _print_json(outputs.load_json(result))
+    else:
+        ui.load_summary(out, result)
     if result.broken:
         raise typer.Exit(int(ExitStatus.THRESHOLD))
     if result.interrupted:
@@ -468,7 +478,7 @@ def ledger_command(
     Exit 0 when it balances, 10 when it does not, 11 while messages are still pending.
     Example: mafa ledger --run run-20261129T120000-ab12
     """
-    from mafa_cli import ledger, ui
+    from mafa_cli import ledger, outputs, ui
     from mafa_cli.stack.access import StackClient
 
     def action() -> LedgerReport:
@@ -482,15 +492,22 @@ def ledger_command(
                 ) from None
 
     report = call(action)
+    if as_json:
+        _print_json(outputs.ledger_json(report))
     _show_verdict(ui.console(), report, f"ledger of {run_id or 'all messages'}", as_json)
 
 
+def _print_json(document: object) -> None:
+    """The one JSON document of a --json run, on stdout (built by outputs.py, which also holds
+    its schema)."""
+    typer.echo(json.dumps(document, indent=2))
+
+
 def _show_verdict(out: Console, report: LedgerReport, title: str, as_json: bool) -> None:
+    """The verdict for people (unless --json printed it), then its exit code."""
     from mafa_cli import ui
 
-    if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
-    else:
+    if not as_json:
         out.print(ui.verdict_table(report, title))
         out.print(ui.verdict_line(report))
     if not report.conclusive:
@@ -514,19 +531,20 @@ def smoke(
     images: Images = ImageSet.AUTO,
     tls: Tls = False,
     report: HtmlReport = None,
+    as_json: AsJson = False,
 ) -> None:
     """For CI: a stack, messages through the balancer, a drained queue, the ledger's verdict.
 
     Exit 0 only when nothing was lost, nothing unexpected, no effect twice.
     Example: mafa smoke --messages 1000 --junit smoke.xml
     """
-    from mafa_cli import ui
+    from mafa_cli import outputs, ui
     from mafa_cli.proof import SmokeSettings
     from mafa_cli.proof import smoke as run_smoke
 
     _writable("--junit", junit)
     _writable("--report", report)
-    out = ui.console()
+    out = ui.console_for(as_json)
 
     def action() -> ProofResult:
         settings = SmokeSettings(
@@ -554,7 +572,9 @@ def smoke(
         out.print(f"JUnit result: {junit}")
     if result.html_report is not None:
         _show_report(out, result.html_report)
-    _show_verdict(out, result.report, f"smoke {result.run_id}", as_json=False)
+    if as_json:
+        _print_json(outputs.proof_json("smoke", result))
+    _show_verdict(out, result.report, f"smoke {result.run_id}", as_json)
 
 
 @app.command()
@@ -567,18 +587,19 @@ def chaos(
     rate: Annotated[float, typer.Option(help="Messages/s sent meanwhile, up to 2000.")] = 20.0,
     timeout: DrainTimeout = 120.0,
     report: HtmlReport = None,
+    as_json: AsJson = False,
 ) -> None:
     """Kill or restart a service's containers on a schedule while messages flow; then the verdict.
 
     Faults are recorded (`mafa watch` shows them). Exit 0 only when nothing was lost.
     Example: mafa chaos --kill receiver --every 10s --duration 60s
     """
-    from mafa_cli import ui
+    from mafa_cli import outputs, ui
     from mafa_cli.proof import ChaosSettings
     from mafa_cli.proof import chaos as run_chaos
 
     _writable("--report", report)
-    out = ui.console()
+    out = ui.console_for(as_json)
 
     def action() -> ProofResult:
         settings = ChaosSettings(
@@ -599,7 +620,9 @@ def chaos(
     out.print(f"chaos run {result.run_id}: {len(result.faults)} faults in {result.seconds:.0f}s")
     if result.html_report is not None:
         _show_report(out, result.html_report)
-    _show_verdict(out, result.report, f"chaos {result.run_id}", as_json=False)
+    if as_json:
+        _print_json(outputs.proof_json("chaos", result))
+    _show_verdict(out, result.report, f"chaos {result.run_id}", as_json)
 
 
 @app.command()

@@ -108,7 +108,10 @@ Tls = Annotated[
         "--tls", help="HTTPS on the balancer, with a certificate from a local CA mafa makes."
     ),
 ]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+AsJson = Annotated[
+    bool,
+    typer.Option("--json", help="Print the result as JSON (its schema: mafa_cli/schemas)."),
+]
 
 
 DrainTimeout = Annotated[float, duration_option("How long the queue may take to drain, e.g. 2m.")]

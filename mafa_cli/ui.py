@@ -45,6 +45,11 @@ def console(stream: TextIO | None = None, soft_wrap: bool = True) -> Console:
     return Console(file=stream or sys.stdout, highlight=False, soft_wrap=soft_wrap)
 
 
+def console_for(as_json: bool) -> Console:
+    """Where a command talks to people: stdout, or stderr when stdout carries its --json."""
+    return error_console() if as_json else console()
+
+
 def error_console() -> Console:
     return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 

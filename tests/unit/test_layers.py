@@ -55,7 +55,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mafa_cli.engine_lab",  # an engine in a container, for tests and trying things
         ),
     ),
-    ("commands", ("mafa_cli.proof", "mafa_cli.demo", "mafa_cli.options")),
+    ("commands", ("mafa_cli.proof", "mafa_cli.demo", "mafa_cli.options", "mafa_cli.outputs")),
     ("cli", ("mafa_cli.cli", "mafa_cli.__main__")),
 ]
 LIBRARY_HOMES = {
