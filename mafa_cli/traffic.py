@@ -4,14 +4,12 @@ message tagged with the run id. Counts what was accepted, refused (503) and fail
 
 from __future__ import annotations
 
-import http.client
-import json
-import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+
+from mafa_cli import http_client
 
 
 @dataclass
@@ -40,16 +38,11 @@ class TrafficCounts:
         return self.accepted + self.refused + self.rejected + self.errors
 
 
-def _post(connection: http.client.HTTPConnection, run_id: str, text: str) -> tuple[int, str | None]:
-    body = json.dumps({"message": text, "run_id": run_id})
-    connection.request(
-        "POST", "/api/messages", body=body, headers={"Content-Type": "application/json"}
-    )
-    answer = connection.getresponse()
-    data = answer.read()
-    if answer.status == 202:
-        return 202, str(json.loads(data)["id"])
-    return answer.status, None
+def _post(session: http_client.Session, url: str, run_id: str, text: str) -> tuple[int, str | None]:
+    answer = session.post(url, json={"message": text, "run_id": run_id}, timeout=15)
+    if answer.status_code == 202:
+        return 202, str(answer.json()["id"])
+    return answer.status_code, None
 
 
 class Traffic:
@@ -65,15 +58,9 @@ class Traffic:
         rate: float | None = None,
         ca_file: Path | None = None,
     ) -> None:
-        parsed = urlparse(url)
-        self._host = parsed.hostname or "127.0.0.1"
-        self._tls = (
-            # Verified as any client would: against the project's CA (up --tls), else the system's.
-            ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-            if parsed.scheme == "https"
-            else None
-        )
-        self._port = parsed.port or (443 if self._tls else 80)
+        self._url = f"{url.rstrip('/')}/api/messages"
+        # https is verified as any client would: the project's CA (up --tls), else the system's.
+        self._ca_file = ca_file
         self.run_id = run_id
         self.counts = TrafficCounts()
         self._threads = threads
@@ -91,31 +78,22 @@ class Traffic:
             self._next += 1
             return self._next
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._tls is not None:
-            return http.client.HTTPSConnection(
-                self._host, self._port, timeout=15, context=self._tls
-            )
-        return http.client.HTTPConnection(self._host, self._port, timeout=15)
-
     def _run(self) -> None:
-        connection = self._connection()
-        while not self._stop.is_set():
-            number = self._claim()
-            if number is None:
-                break
-            started = time.monotonic()
-            try:
-                status, message_id = _post(connection, self.run_id, f"{self.run_id} #{number}")
-            except (OSError, http.client.HTTPException):
-                status, message_id = 0, None
-                connection.close()
-                connection = self._connection()
-                self._stop.wait(0.2)  # the stack is away: do not spin
-            self.counts.add(status, message_id)
-            if self._interval:
-                self._stop.wait(max(0.0, self._interval - (time.monotonic() - started)))
-        connection.close()
+        with http_client.session(self._ca_file) as session:  # one keep-alive session a thread
+            while not self._stop.is_set():
+                number = self._claim()
+                if number is None:
+                    break
+                started = time.monotonic()
+                text = f"{self.run_id} #{number}"
+                try:
+                    status, message_id = _post(session, self._url, self.run_id, text)
+                except (http_client.HttpError, ValueError):  # no answer, or not JSON
+                    status, message_id = 0, None
+                    self._stop.wait(0.2)  # the stack is away: do not spin
+                self.counts.add(status, message_id)
+                if self._interval:
+                    self._stop.wait(max(0.0, self._interval - (time.monotonic() - started)))
 
     def start(self) -> Traffic:
         for _ in range(self._threads):

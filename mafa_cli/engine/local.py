@@ -19,10 +19,20 @@ from typing import IO, Any
 import docker
 import docker.errors
 from docker.types import Mount as DockerMount
+from docker.utils.build import exclude_paths
 
 from mafa_cli.engine.protocol import Replica
 from mafa_cli.errors import BuildFailed, Conflict, EngineError, MafaError, NotFound
 from mafa_cli.stack.compose_model import Service
+
+
+def files_sent(context: str, dockerignore: list[str], dockerfile: str) -> list[str]:
+    """The files (relative, sorted) a build of `context` sends, as the Docker SDK's own
+    `.dockerignore` matcher decides (what its `images.build` applies): Go's pattern syntax,
+    `**`, `!` exceptions, the last match winning, the Dockerfile always sent."""
+    kept = exclude_paths(context, list(dockerignore), dockerfile=dockerfile)
+    return sorted(path for path in kept if posixpath.isfile(posixpath.join(context, path)))
+
 
 PROJECT = "com.docker.compose.project"
 SERVICE = "com.docker.compose.service"

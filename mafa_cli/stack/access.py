@@ -10,11 +10,9 @@ runs on this host, else through a forward too.
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import threading
-import urllib.request
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -107,15 +105,9 @@ class StackClient:
         return f"{scheme}://{host}:{port}"
 
     def http_text(self, url: str, auth: tuple[str, str] | None = None, body: Any = None) -> str:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data)  # noqa: S310 (http on the stack network)
-        if auth:
-            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-            request.add_header("Authorization", f"Basic {token}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as answer:  # noqa: S310
-            return str(answer.read().decode("utf-8"))
+        from mafa_cli import http_client  # requests: imported by the first read, as the others
+
+        return http_client.text(url, HTTP_TIMEOUT_S, auth, body)
 
     def rabbit(self, path: str, body: Any = None) -> Any:
         host, port = self.endpoint("rabbitmq", 15672)

@@ -1,9 +1,9 @@
 """What an image is built from, summed up in one hash, so `mafa up` rebuilds exactly when a file
 that goes into the image changed (and not on every run, which costs seconds).
 
-The files are those the build would send: the context minus what `.dockerignore` leaves out.
-Supported `.dockerignore` forms: `name`, `dir/`, globs (`*`, `?`, `[..]`), `**/name`, and `!`
-exceptions, last match winning, as Docker applies them.
+The files are those the build would send: the context minus what `.dockerignore` leaves out,
+matched by the Docker SDK's own matcher (engine/local.py's files_sent), so the hash and the
+build agree on every pattern Docker accepts.
 
 `mafa up` sends every build as an archive made here (`context_archive`), never as a directory for
 the engine to read, so a remote engine builds the same images. The app image's context is
@@ -14,74 +14,35 @@ installed mafa has no checkout to point at.
 from __future__ import annotations
 
 import hashlib
-import os
 import tarfile
 import tempfile
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import IO
 
 from mafa_cli import resources
+from mafa_cli.engine.local import files_sent
 from mafa_cli.errors import BuildFailed
 
 # Archive path -> the file on disk that goes there.
 ContextFiles = dict[str, Path]
 
 
-def _rules(context: Path) -> list[tuple[bool, str]]:
+def dockerignore(context: Path) -> list[str]:
+    """The patterns of the context's .dockerignore (none when it has none)."""
     ignore = context / ".dockerignore"
     if not ignore.exists():
         return []
-    rules = []
-    for line in ignore.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        negated = line.startswith("!")
-        pattern = line.lstrip("!").strip().strip("/")
-        rules.append((negated, pattern))
-    return rules
+    lines = (line.strip() for line in ignore.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
-def _matches(path: str, pattern: str) -> bool:
-    """A pattern matches a path, or a directory above it (which takes everything inside)."""
-    parts = path.split("/")
-    if pattern.startswith("**/"):
-        rest = pattern[3:]
-        return any(_matches("/".join(parts[i:]), rest) for i in range(len(parts)))
-    depth = pattern.count("/") + 1
-    return len(parts) >= depth and fnmatchcase("/".join(parts[:depth]), pattern)
-
-
-def is_ignored(path: str, rules: list[tuple[bool, str]]) -> bool:
-    ignored = False
-    for negated, pattern in rules:
-        if _matches(path, pattern):
-            ignored = not negated
-    return ignored
-
-
-def context_files(context: Path) -> list[str]:
+def context_files(context: Path, dockerfile: str = "Dockerfile") -> list[str]:
     """Paths (relative, sorted) of the files a build of `context` would send."""
-    rules = _rules(context)
-    exceptions = [p for negated, p in rules if negated]
-    found = []
-    for directory, subdirs, files in os.walk(context):
-        rel_dir = os.path.relpath(directory, context)
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        # Do not walk into an ignored directory unless an exception may reach inside it.
-        subdirs[:] = [
-            d
-            for d in subdirs
-            if not is_ignored(prefix + d, rules)
-            or any(e.startswith(prefix + d + "/") or e.startswith("**") for e in exceptions)
-        ]
-        found += [prefix + f for f in files if not is_ignored(prefix + f, rules)]
-    return sorted(found)
+    return files_sent(str(context), dockerignore(context), dockerfile)
 
 
-def directory_context(context: Path) -> ContextFiles:
-    return {rel: context / rel for rel in context_files(context)}
+def directory_context(context: Path, dockerfile: str = "Dockerfile") -> ContextFiles:
+    return {rel: context / rel for rel in context_files(context, dockerfile)}
 
 
 def app_context(args: dict[str, str] | None = None) -> ContextFiles:
@@ -130,8 +91,7 @@ def files_hash(files: ContextFiles, dockerfile: str, args: dict[str, str]) -> st
 
 
 def context_hash(context: Path, dockerfile: str, args: dict[str, str]) -> str:
-    files = directory_context(context)
-    files.setdefault(dockerfile, context / dockerfile)  # counts even if .dockerignore hides it
+    files = directory_context(context, dockerfile)  # the Dockerfile counts even if ignored
     return files_hash(files, dockerfile, args)
 
 

@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mafa_cli.state",
             "mafa_cli.status",
             "mafa_cli.units",
+            "mafa_cli.http_client",  # requests: HTTP to the stack
             "mafa_cli.services",  # what runs in the images (issue 14 takes the CLI off them)
         ),
     ),
@@ -61,6 +62,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 LIBRARY_HOMES = {
     "typer": {"mafa_cli.cli", "mafa_cli.options"},
     "docker": {"mafa_cli.engine.local"},
+    "requests": {"mafa_cli.http_client"},
     "rich": {"mafa_cli.ui"},
     "textual": {"mafa_cli.watch.app"},
     "plotly": {"mafa_cli.report.charts"},

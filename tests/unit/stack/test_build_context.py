@@ -13,20 +13,30 @@ from mafa_cli.stack.build_context import (
     context_files,
     context_hash,
     files_hash,
-    is_ignored,
     is_package_root,
 )
 
-RULES = [(False, "*"), (True, "app"), (True, "conf/keep.txt"), (False, "**/__pycache__")]
 
-
-def test_dockerignore_rules() -> None:
-    assert is_ignored("README.md", RULES)
-    assert is_ignored(".env", RULES)
-    assert not is_ignored("app/main.py", RULES)
-    assert is_ignored("app/__pycache__/main.pyc", RULES)
-    assert not is_ignored("conf/keep.txt", RULES)
-    assert is_ignored("conf/other.txt", RULES)
+def test_dockerignore_rules(tmp_path: Path) -> None:
+    """Exceptions after a catch-all, `**`, a comment; the Dockerfile and .dockerignore are
+    always sent (the engine reads them), as Docker does."""
+    for rel in (
+        "Dockerfile",
+        "README.md",
+        ".env",
+        "app/main.py",
+        "app/__pycache__/main.pyc",
+        "conf/keep.txt",
+        "conf/other.txt",
+        "app/deep/x.log",
+    ):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel)
+    (tmp_path / ".dockerignore").write_text(
+        "# all but the app\n*\n!app\n!conf/keep.txt\n**/__pycache__\n\n**/*.log\n"
+    )
+    expected = [".dockerignore", "Dockerfile", "app/main.py", "conf/keep.txt"]
+    assert context_files(tmp_path) == expected
 
 
 def test_the_app_image_takes_only_what_it_needs() -> None:
