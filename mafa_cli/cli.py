@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 
 from mafa_cli import __version__
 from mafa_cli.config import LOOPBACK, ChaosAction, ChaosTarget, ImageSet, check_output
-from mafa_cli.errors import ConfigError, MafaError, UsageError
+from mafa_cli.errors import MafaError, UsageError
 from mafa_cli.options import (
     Action,
     AsJson,
@@ -39,6 +39,7 @@ from mafa_cli.options import (
     Wait,
     complete_service,
     duration_option,
+    file_defaults,
 )
 from mafa_cli.status import ExitStatus
 
@@ -166,57 +167,7 @@ def main_options(
     """
     _debug["on"] = debug
     # Flags > MAFA_* variables > the file > built-in: click reads a default map in that order.
-    ctx.default_map = call(lambda: _file_defaults(ctx))
-
-
-def _file_defaults(ctx: typer.Context) -> dict[str, dict[str, Any]] | None:
-    """The defaults file's values per command, each checked against the option it sets."""
-    from mafa_cli.config import read_defaults_file
-
-    found = read_defaults_file(Path.cwd())
-    if found is None:
-        return None
-    where, shared, per_command = found
-    commands = getattr(ctx.command, "commands", {})
-    unknown = set(per_command) - set(commands)
-    if unknown:
-        raise ConfigError(
-            f"{where}: [{sorted(unknown)[0]}] is not a mafa command",
-            hint=f"tables are commands: {', '.join(sorted(commands))}",
-        )
-    defaults: dict[str, dict[str, Any]] = {}
-    for name, command in commands.items():
-        by_flag = {opt.lstrip("-"): param for param in command.params for opt in param.opts}
-        values = {k: v for k, v in shared.items() if k in by_flag}
-        values.update(per_command.get(name, {}))
-        checked: dict[str, Any] = {}
-        for key, value in values.items():
-            param = by_flag.get(key)
-            if param is None or param.param_type_name != "option":
-                raise ConfigError(
-                    f"{where}: {name}.{key} is not an option of `mafa {name}`",
-                    hint=f"see `mafa {name} --help` (keys are flag names without --)",
-                )
-            try:
-                param.process_value(ctx, value)
-            except typer.TyperException as error:
-                raise ConfigError(
-                    f"{where}: {name}.{key}: {_usage_error(error).message}",
-                    hint=getattr(error, "hint", None) or f"see `mafa {name} --help`",
-                ) from None
-            checked[param.name or key] = value
-        defaults[name] = checked
-    unused = set(shared) - {k for c in commands.values() for p in c.params for k in _flags(p)}
-    if unused:
-        raise ConfigError(
-            f"{where}: {sorted(unused)[0]} is not an option of any command",
-            hint='top-level keys are options several commands share, e.g. project = "shop"',
-        )
-    return defaults
-
-
-def _flags(param: Any) -> list[str]:
-    return [opt.lstrip("-") for opt in param.opts]
+    ctx.default_map = call(lambda: file_defaults(ctx))
 
 
 @app.command()

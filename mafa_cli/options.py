@@ -18,8 +18,9 @@ from mafa_cli.config import (
     ChaosTarget,
     ImageSet,
     check_project,
+    read_defaults_file,
 )
-from mafa_cli.errors import UsageError
+from mafa_cli.errors import ConfigError, UsageError
 from mafa_cli.load.plan import Shape
 
 
@@ -129,3 +130,59 @@ HtmlReport = Annotated[
         help="Write the run's HTML report here (works offline; its snapshots go beside it).",
     ),
 ]
+
+
+def file_defaults(ctx: typer.Context) -> dict[str, dict[str, Any]] | None:
+    """The defaults file's values (config.read_defaults_file) as click's default map, per
+    command: click reads it after the flags and the MAFA_* variables, before the built-in
+    defaults. Each key must be a long flag of the command; each value is checked as that flag's
+    would be, so a mistake is reported now, naming the key, not as a flag the user never gave."""
+    found = read_defaults_file(Path.cwd())
+    if found is None:
+        return None
+    where, shared, per_command = found
+    commands = getattr(ctx.command, "commands", {})
+    unknown = sorted(set(per_command) - set(commands))
+    if unknown:
+        raise ConfigError(
+            f"{where}: [{unknown[0]}] is not a mafa command",
+            hint=f"tables are commands: {', '.join(sorted(commands))}",
+        )
+    flags = {name: _long_flags(command) for name, command in commands.items()}
+    unused = sorted(set(shared) - {flag for known in flags.values() for flag in known})
+    if unused:
+        raise ConfigError(
+            f"{where}: {unused[0]} is not an option of any command",
+            hint='top-level keys are options several commands share, e.g. project = "shop"',
+        )
+    defaults: dict[str, dict[str, Any]] = {}
+    for name, by_flag in flags.items():
+        values = {k: v for k, v in shared.items() if k in by_flag} | per_command.get(name, {})
+        defaults[name] = {}
+        for key, value in values.items():
+            if key not in by_flag:
+                raise ConfigError(
+                    f"{where}: {name}.{key} is not an option of `mafa {name}`",
+                    hint=f"see `mafa {name} --help` (keys are flag names without --)",
+                )
+            param = by_flag[key]
+            try:
+                param.process_value(ctx, value)
+            except typer.TyperException as error:
+                raise ConfigError(
+                    f"{where}: {name}.{key}: {' '.join(error.format_message().split())}",
+                    hint=getattr(error, "hint", None) or f"see `mafa {name} --help`",
+                ) from None
+            defaults[name][param.name or key] = value
+    return defaults
+
+
+def _long_flags(command: Any) -> dict[str, Any]:
+    """A command's options by their long flags without `--` (`project`, `max-delay`)."""
+    return {
+        opt[2:]: param
+        for param in command.params
+        if param.param_type_name == "option"
+        for opt in param.opts
+        if opt.startswith("--")
+    }
