@@ -26,13 +26,35 @@ def session(ca_file: Path | None = None) -> Session:
     return new
 
 
+def reason(error: Exception) -> str:
+    """What went wrong, in a few words (requests' own message runs to three lines of pools,
+    retries and wrapped exceptions)."""
+    exceptions = requests.exceptions
+    if isinstance(error, exceptions.HTTPError) and error.response is not None:
+        return f"HTTP {error.response.status_code} {error.response.reason}"
+    if isinstance(error, exceptions.SSLError):
+        return "TLS verification failed"
+    if isinstance(error, exceptions.Timeout):
+        return "no answer in time"
+    if isinstance(error, exceptions.ConnectionError):
+        return "cannot connect"
+    return str(error) or type(error).__name__
+
+
+class NoAnswer(OSError):
+    """No (successful) answer from `url`, with the reason in a few words."""
+
+
 def text(url: str, timeout_s: float, auth: tuple[str, str] | None = None, body: Any = None) -> str:
-    """GET `url` (POST `body` as JSON when given) and return the answer's text; HttpError when
+    """GET `url` (POST `body` as JSON when given) and return the answer's text; NoAnswer when
     there is none or it is not a success."""
-    with session() as client:
-        if body is None:
-            answer = client.get(url, auth=auth, timeout=timeout_s)
-        else:
-            answer = client.post(url, auth=auth, json=body, timeout=timeout_s)
-        answer.raise_for_status()
-        return answer.text
+    try:
+        with session() as client:
+            if body is None:
+                answer = client.get(url, auth=auth, timeout=timeout_s)
+            else:
+                answer = client.post(url, auth=auth, json=body, timeout=timeout_s)
+            answer.raise_for_status()
+            return answer.text
+    except HttpError as error:
+        raise NoAnswer(f"{url}: {reason(error)}") from None

@@ -1,4 +1,10 @@
-"""Durations as people write them ("90s", "1m30s", "500ms", "2h", or plain seconds)."""
+"""Durations as people write them ("90s", "1m30s", "500ms", "2h", or plain seconds): the one
+parser of every duration option (options.duration_option) and of the compose file's durations.
+
+Kept rather than locust's `parse_timespan`: importing anything of locust monkey-patches the CLI
+process with gevent (design.md: never import locust in the CLI), and it has no `ms`/`us`, which
+Compose durations use. 20 lines, property-tested, no dependency.
+"""
 
 from __future__ import annotations
 

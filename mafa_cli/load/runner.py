@@ -4,22 +4,18 @@ runs, for the live view, and once more at the end for the summary and the thresh
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mafa_cli import http_client
 from mafa_cli.errors import MafaError, NotFound, UsageError
 from mafa_cli.load import locustfile_path
 from mafa_cli.load.plan import (
@@ -82,18 +78,19 @@ class LoadResult:
 
 
 def check_reachable(host: str, ca_file: Path | None = None) -> None:
-    context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
     try:
-        url = f"{host.rstrip('/')}/healthz"
-        with urllib.request.urlopen(url, timeout=5, context=context) as answer:  # noqa: S310 (http(s) URL checked by the caller)
-            if answer.status != 200:
-                raise NotFound(f"the stack at {host} is not healthy ({answer.status})")
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+        with http_client.session(ca_file) as client:
+            answer = client.get(f"{host.rstrip('/')}/healthz", timeout=5)
+    except http_client.HttpError as exc:
         raise NotFound(
-            f"no stack answers at {host} ({reason})",
+            f"no stack answers at {host} ({http_client.reason(exc)})",
             hint="bring one up first with `mafa up`, or point --host at it",
         ) from None
+    if answer.status_code != 200:
+        raise NotFound(
+            f"the stack at {host} is not healthy ({answer.status_code})",
+            hint="see `mafa status`",
+        )
 
 
 def prepare_report_dir(path: Path) -> Path:
@@ -174,13 +171,15 @@ def free_port() -> int:
 
 def set_users(control_port: int, users: int, spawn_rate: float) -> None:
     """Change the users of the test running under the locust web API on `control_port`."""
-    form = urllib.parse.urlencode({"user_count": users, "spawn_rate": f"{spawn_rate:g}"})
+    form = {"user_count": users, "spawn_rate": f"{spawn_rate:g}"}
     url = f"http://127.0.0.1:{control_port}/swarm"
     try:
-        with urllib.request.urlopen(url, data=form.encode(), timeout=5) as answer:
-            reply = json.loads(answer.read() or b"{}")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise MafaError(f"the load did not take the new user count: {exc}") from None
+        with http_client.session() as client:
+            reply = client.post(url, data=form, timeout=5).json()
+    except (http_client.HttpError, ValueError) as exc:
+        raise MafaError(
+            f"the load did not take the new user count: {http_client.reason(exc)}"
+        ) from None
     if not reply.get("success", False):
         raise MafaError(f"locust refused {users} users: {reply.get('message', reply)}")
 
