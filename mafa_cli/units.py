@@ -3,7 +3,7 @@ parser of every duration option (options.duration_option) and of the compose fil
 
 Kept rather than locust's `parse_timespan`: importing anything of locust monkey-patches the CLI
 process with gevent (design.md: never import locust in the CLI), and it has no `ms`/`us`, which
-Compose durations use. 20 lines, property-tested, no dependency.
+Compose durations use. 20 lines, no dependency.
 """
 
 from __future__ import annotations
