@@ -96,7 +96,8 @@ def _usage_error(error: typer.TyperException) -> MafaError:
 app = typer.Typer(
     name="mafa",
     cls=ConventionalGroup,
-    help="Stand up, load and watch an asynchronous, failure-prone microservice stack.",
+    help="Stand up, load and watch an asynchronous, failure-prone microservice stack.\n\n"
+    "Defaults a team pins go in ./mafa.toml or [tool.mafa] of ./pyproject.toml (see the README).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     # Plain help and usage errors: typer's rich formatting imports rich and markdown-it for
@@ -161,10 +162,7 @@ def main_options(
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
-    """mafa: see how an asynchronous, failure-prone microservice stack behaves under load.
-
-    Defaults can be pinned in ./mafa.toml or pyproject.toml's [tool.mafa] (see the README).
-    """
+    """mafa: see how an asynchronous, failure-prone microservice stack behaves under load."""
     _debug["on"] = debug
     # Flags > MAFA_* variables > the file > built-in: click reads a default map in that order.
     ctx.default_map = call(lambda: file_defaults(ctx))

@@ -1,6 +1,7 @@
-"""smoke, chaos and load with --json on one real stack, each output validated against the schema
-the package ships (the other commands' outputs: tests/unit/test_outputs.py). smoke brings the
-stack up and keeps it; chaos and load then run on it; stdout is the JSON document alone."""
+"""Every --json output on one real stack, each validated against the schema the package ships
+(tests/unit/test_outputs.py validates them from figures and on the in-memory engine too). smoke
+brings the stack up and keeps it; up (the same settings), scale, status, chaos, ledger, watch
+and load then run on it; stdout is the JSON document alone."""
 
 from __future__ import annotations
 
@@ -15,23 +16,36 @@ from tests.unit.test_outputs import validate
 
 
 def json_of(*args: str, state: Path) -> Any:
-    result = mafa(*args, "--json", state=state)  # exit 0: the verdict balanced
+    result = mafa(*args, "--json", state=state)  # exit 0: healthy, balanced, within thresholds
     return json.loads(result.stdout)
 
 
-def test_smoke_chaos_and_load_print_what_their_schemas_say(
+def test_every_command_prints_what_its_schema_says(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
     state = tmp_path_factory.mktemp("json-state")
-    project = f"mafajson{free_port()}"
+    project, port = f"mafajson{free_port()}", str(free_port())
     try:
         smoke = json_of(
-            "smoke", "-p", project, "--port", str(free_port()), "--messages", "100", "--keep",
-            state=state,
-        )  # fmt: skip
+            "smoke", "-p", project, "--port", port, "--messages", "100", "--keep", state=state
+        )
         validate("proof", smoke)
         assert (smoke["command"], smoke["traffic"]["accepted"]) == ("smoke", 100)
         assert smoke["ledger"]["ok"] is True
+
+        # smoke's stack settings: up changes nothing
+        up = json_of(
+            "up", "-p", project, "--port", port, "--max-delay", "0.2", "--fail-rate", "0.2",
+            state=state,
+        )  # fmt: skip
+        validate("up", up)
+        assert up["plan"]["changes_nothing"] is True
+        scaled = json_of("scale", "-p", project, "--receivers", "4", state=state)
+        validate("scale", scaled)
+        assert scaled["plan"]["create"] == [{"service": "receiver", "number": 4}]
+        status = json_of("status", "-p", project, state=state)
+        validate("status", status)
+        assert all(row["ok"] for row in status)
 
         chaos = json_of(
             "chaos", "-p", project, "--every", "4s", "--duration", "9s", "--rate", "10",
@@ -41,6 +55,12 @@ def test_smoke_chaos_and_load_print_what_their_schemas_say(
         assert chaos["command"] == "chaos"
         assert len(chaos["faults"]) >= 2
         assert chaos["ledger"]["lost"] == 0
+        ledger = json_of("ledger", "-p", project, "--run", chaos["run_id"], state=state)
+        validate("ledger", ledger)
+        assert ledger["accepted"] == chaos["ledger"]["accepted"]
+        snapshot = json_of("watch", "-p", project, "--once", state=state)
+        validate("watch", snapshot)
+        assert len(snapshot["faults"]) >= 2
 
         load = json_of(
             "load", "-p", project, "--users", "3", "--duration", "8s",
