@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError  # typer ships click inside it
 from typer.core import TyperGroup
 
 from mafa_cli import __version__
@@ -71,6 +72,9 @@ class ConventionalGroup(TyperGroup):
             outcome = super().main(
                 args, prog_name, complete_var, False, windows_expand_args, **extra
             )
+        except NoArgsIsHelpError as error:  # `mafa` alone: the help is the answer, not an error
+            error.show()
+            sys.exit(error.exit_code)
         except typer.TyperException as error:  # click's usage errors, as typer ships them
             from mafa_cli import ui
 

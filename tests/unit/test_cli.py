@@ -55,6 +55,7 @@ def error_lines(output: str) -> list[str]:
         (["up", "--nope"], ExitStatus.USAGE, "No such option: --nope"),
         (["logs"], ExitStatus.USAGE, "Missing argument 'service'"),
         (["watch", "--interval"], ExitStatus.USAGE, "Option '--interval' requires an argument"),
+        (["report"], ExitStatus.USAGE, "Missing option '--record'"),
         # a compose file that does not parse (the in-memory engine stands in for Docker)
         (["up", "-f", "bad.yaml"], ExitStatus.CONFIG, "bad.yaml:4:4: not valid YAML: expected"),
         (["chaos", "--kill", "db"], ExitStatus.USAGE, "'db' is not one of"),
@@ -93,6 +94,13 @@ def test_bad_input_gets_a_message_a_hint_and_a_code(
     assert lines[0].startswith("error: "), result.output
     assert message in lines[0]
     assert lines[1].startswith("hint: "), result.output
+
+
+def test_mafa_alone_shows_the_help() -> None:
+    result = runner.invoke(app, [])
+    assert result.exit_code == ExitStatus.USAGE
+    assert result.output.startswith("Usage: mafa [OPTIONS] COMMAND")
+    assert "error:" not in result.output
 
 
 def test_a_duration_is_read_the_same_by_every_option() -> None:
