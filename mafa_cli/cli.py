@@ -41,6 +41,7 @@ from mafa_cli.options import (
     complete_service,
     duration_option,
     file_defaults,
+    usage_message,
 )
 from mafa_cli.status import ExitStatus
 
@@ -90,7 +91,7 @@ class ConventionalGroup(TyperGroup):
 
 def _usage_error(error: typer.TyperException) -> MafaError:
     """typer's message on one line, and where to read what is accepted."""
-    message = " ".join(error.format_message().split())
+    message = usage_message(error)
     hint = getattr(error, "hint", None)  # options.BadValue carries mafa's own hint
     context = getattr(error, "ctx", None)
     command = context.command_path if context is not None else "mafa"

@@ -132,6 +132,12 @@ HtmlReport = Annotated[
 ]
 
 
+def usage_message(error: typer.TyperException) -> str:
+    """typer's message for a value, option or command it refuses, on one line (without the
+    "Value error, " its choice checks put before their reason)."""
+    return " ".join(error.format_message().replace("Value error, ", "").split())
+
+
 def file_defaults(ctx: typer.Context) -> dict[str, dict[str, Any]] | None:
     """The defaults file's values (config.read_defaults_file) as click's default map, per
     command: click reads it after the flags and the MAFA_* variables, before the built-in
@@ -166,11 +172,12 @@ def file_defaults(ctx: typer.Context) -> dict[str, dict[str, Any]] | None:
                     hint=f"see `mafa {name} --help` (keys are flag names without --)",
                 )
             param = by_flag[key]
+            label = f"{name}.{key}" if key in per_command.get(name, {}) else key
             try:
                 param.process_value(ctx, value)
             except typer.TyperException as error:
                 raise ConfigError(
-                    f"{where}: {name}.{key}: {' '.join(error.format_message().split())}",
+                    f"{where}: {label}: {usage_message(error)}",
                     hint=getattr(error, "hint", None) or f"see `mafa {name} --help`",
                 ) from None
             defaults[name][param.name or key] = value

@@ -129,7 +129,7 @@ def test_a_pinned_value_is_checked_like_a_flag(tmp_path: Path) -> None:
         ("[up]\nsendrs = 3\n", "mafa.toml: up.sendrs is not an option of `mafa up`"),
         ("[upp]\nsenders = 3\n", "mafa.toml: [upp] is not a mafa command"),
         ('projct = "x"\n', "mafa.toml: projct is not an option of any command"),
-        ('project = "Bad Name"\n', "invalid project name 'Bad Name'"),
+        ('project = "Bad Name"\n', "mafa.toml: project: Invalid value: invalid project name"),
         ('[load]\nduration = "soon"\n', "mafa.toml: load.duration: Invalid value"),
         ("[up\n", "mafa.toml: not valid TOML: "),
         ("[up.x]\ny = 1\n", "mafa.toml: up.x is a table"),
