@@ -113,4 +113,6 @@ def proof_json(command: str, result: ProofResult) -> dict[str, Any]:
         },
         "faults": [asdict(event) for event in result.faults],
         "ledger": ledger_json(result.report),
+        # --report: where the run's HTML report was written
+        "report": None if result.html_report is None else str(result.html_report.html_file),
     }

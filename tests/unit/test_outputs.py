@@ -20,6 +20,7 @@ from mafa_cli.cli import app
 from mafa_cli.load.plan import EndpointStats
 from mafa_cli.load.runner import LiveStats, LoadResult, LoadSettings
 from mafa_cli.proof import ProofResult
+from mafa_cli.report import Report
 from mafa_cli.stack import operations, scheduler
 from mafa_cli.stack.operations import OFFLINE_MARKER_IMAGE
 from mafa_cli.state import Event
@@ -110,12 +111,16 @@ def test_the_ledger_and_the_proof_of_smoke_and_chaos() -> None:
     base = proof_result()
     validate("ledger", outputs.ledger_json(base.report))
     faults = [Event("2026-11-30T05:00:00+00:00", "SIGKILL", "unit-receiver-2")]
-    chaos = ProofResult("run-2", TrafficCounts(accepted=9, refused=1), base.report, 61.2, faults)
+    html = Report(Path("chaos.html"), charts_with_data=[], warnings=[])
+    traffic = TrafficCounts(accepted=9, refused=1)
+    chaos = ProofResult("run-2", traffic, base.report, 61.2, faults, html_report=html)
     for command, result in (("smoke", base), ("chaos", chaos)):
         document = outputs.proof_json(command, result)
         validate("proof", document)
         assert document["command"] == command
     assert outputs.proof_json("chaos", chaos)["faults"][0]["action"] == "SIGKILL"
+    assert outputs.proof_json("chaos", chaos)["report"] == "chaos.html"
+    assert outputs.proof_json("smoke", base)["report"] is None
 
 
 def test_load() -> None:
