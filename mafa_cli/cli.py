@@ -405,12 +405,19 @@ def watch(
     svg: Annotated[
         Path | None, typer.Option(help="With --once: also save the dashboard as an SVG picture.")
     ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            metavar="[HOST:]PORT",
+            help="Also serve every snapshot to Prometheus, e.g. 127.0.0.1:9464 (:0: any port).",
+        ),
+    ] = None,
 ) -> None:
     """The live dashboard: queue, receivers, senders, sessions, ledger, containers, load.
 
     On a terminal you drive it with keys (? lists them: scale, kill, restart the broker, start a
     load and change its users, node detail, q quits); without one, one plain line a refresh.
-    Example: mafa watch --interval 2s --record run.jsonl
+    Example: mafa watch --interval 2s --record run.jsonl --metrics 127.0.0.1:9464
     """
     from mafa_cli import ui
     from mafa_cli.watch.live import watch as live_watch
@@ -418,7 +425,9 @@ def watch(
     _writable("--record", record)
     _writable("--svg", svg)
     out = ui.console(soft_wrap=as_json)
-    call(lambda: live_watch(project, out, interval, once, as_json, record, svg=svg))
+    call(
+        lambda: live_watch(project, out, interval, once, as_json, record, svg=svg, metrics=metrics)
+    )
 
 
 @app.command("ledger")

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mafa_cli.errors import UsageError
-from mafa_cli.ui import Console, Live, save_svg
+from mafa_cli.ui import Console, Live, error_console, save_svg
 from mafa_cli.watch.collectors import Collector
 from mafa_cli.watch.snapshot import History, Snapshot
 from mafa_cli.watch.view import plain_line, render
+
+if TYPE_CHECKING:
+    from mafa_cli.watch.metrics import ListenAddress, MetricsServer
 
 SVG_WIDTH = 120  # columns of the picture `--svg` saves (wide: every panel)
 MIN_INTERVAL_S, MAX_INTERVAL_S = 0.2, 3600.0
@@ -63,19 +68,34 @@ def watch(
     stop_on_interrupt: bool = True,
     svg: Path | None = None,
     collector: Collector | None = None,
+    metrics: str | None = None,
 ) -> Snapshot:
     """Run until Ctrl-C (or `duration_s`, or after one snapshot with `once`); return the last.
     With `stop_on_interrupt` False, Ctrl-C is raised to the caller instead. On a terminal, the
     dashboard you drive with keys (with a duration, as `mafa demo` runs it, the view only);
-    else plain lines, or JSON lines."""
+    else plain lines, or JSON lines. With `metrics` ([HOST:]PORT), every snapshot is also
+    served to Prometheus there (watch/metrics.py)."""
     if not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
         raise UsageError(f"--interval {interval_s:g}s is out of range", hint="use 200ms..1h")
     if svg is not None and not once:
         raise UsageError("--svg goes with --once", hint="mafa watch --once --svg dash.svg")
+    if metrics is not None and once:
+        raise UsageError("--metrics serves a running watch", hint="leave out --once")
     check_record_path(record)
+    listen = _metrics_address(metrics)  # a bad address is refused before anything starts
     collector = collector or Collector(project)
+    server: MetricsServer | None = None
+
+    def keep(snapshot: Snapshot) -> None:
+        """What every snapshot taken becomes besides the view: a record line, the metrics."""
+        _record(record, snapshot)
+        if server is not None:
+            server.update(snapshot)
+
     history = History()
     try:
+        if listen is not None:
+            server = _serve_metrics(listen)
         if once:
             # Readings for a few seconds: rates and CPU shares compare samples taken seconds
             # apart (the broker's totals move in 5 s steps), and "lost" is only claimed at rest,
@@ -104,7 +124,7 @@ def watch(
                 save_svg(render(snapshot, history, SVG_WIDTH), svg, f"mafa watch · {project}")
             return snapshot
         if out.is_terminal and not as_json and duration_s is None:  # `mafa demo` gives a duration
-            return _drive(project, collector, interval_s, record)
+            return _drive(project, collector, interval_s, keep)
         started = time.monotonic()
         live = Live(console=out, auto_refresh=False, screen=False) if out.is_terminal else None
         if live is not None:
@@ -114,7 +134,7 @@ def watch(
                 tick = time.monotonic()
                 snapshot = collector.collect()
                 history.add(snapshot)
-                _record(record, snapshot)
+                keep(snapshot)
                 if as_json:
                     out.print(json.dumps(snapshot.to_json()), soft_wrap=True)
                 elif live is not None:
@@ -133,9 +153,33 @@ def watch(
                 live.stop()
     finally:
         collector.close()
+        if server is not None:
+            server.close()
 
 
-def _drive(project: str, collector: Collector, interval_s: float, record: Path | None) -> Snapshot:
+def _metrics_address(address: str | None) -> ListenAddress | None:
+    if address is None:
+        return None
+    from mafa_cli.watch.metrics import parse_address  # prometheus_client: only with --metrics
+
+    return parse_address(address)
+
+
+def _serve_metrics(listen: ListenAddress) -> MetricsServer:
+    from mafa_cli.watch.metrics import MetricsServer
+
+    server = MetricsServer(listen)
+    # On stderr: stdout may be JSON lines; the dashboard takes the screen after this.
+    err = error_console()
+    if not listen.loopback:
+        err.print(f"[yellow]warning:[/] metrics on {listen.host}, not only on this machine")
+    err.print(f"metrics: {server.url}")
+    return server
+
+
+def _drive(
+    project: str, collector: Collector, interval_s: float, keep: Callable[[Snapshot], None]
+) -> Snapshot:
     """The interactive dashboard (Textual, imported only here: `mafa --help` stays fast)."""
     from mafa_cli.watch.app import run
     from mafa_cli.watch.control import StackActions
@@ -144,7 +188,7 @@ def _drive(project: str, collector: Collector, interval_s: float, record: Path |
 
     def next_snapshot() -> Snapshot:
         snapshot = collector.collect()
-        _record(record, snapshot)
+        keep(snapshot)
         last[:] = [snapshot]
         return snapshot
 

@@ -68,6 +68,7 @@ LIBRARY_HOMES = {
     "plotly": {"mafa_cli.report.charts"},
     "yaml": {"mafa_cli.stack.compose_model"},
     "cryptography": {"mafa_cli.stack.tls"},
+    "prometheus_client": {"mafa_cli.watch.metrics"},
     "locust": {"mafa_cli.load.locustfile"},
     "pika": {"mafa_cli.services.amqp"},
     "psycopg": {"mafa_cli.services.db"},
