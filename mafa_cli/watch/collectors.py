@@ -176,7 +176,7 @@ class Collector:
             active_sessions=sessions,
             ledger=ledger,
             containers=container_rows,
-            load=attempt("load", self._read_load, None),
+            load=attempt("load", lambda: self._read_load(previous.load), previous.load),
             faults=attempt("faults", self._read_faults, previous.faults),
             stale=stale,
         )
@@ -309,7 +309,7 @@ class Collector:
             rows.append(ContainerRow(c.name, c.service, c.state, c.health, cpu, memory))
         return rows
 
-    def _read_load(self) -> LoadFigures | None:
+    def _read_load(self, previous: LoadFigures | None) -> LoadFigures | None:
         running = self._state.running_load()
         if running is None:
             return None
@@ -320,6 +320,11 @@ class Collector:
         total = next((r for r in rows if r.name == "Aggregated"), None)
         history = running.report_dir / "locust_stats_history.csv"
         users = user_counts(history.read_text())[0] if history.exists() else 0
+        if total is None and previous is not None and previous.run_id == running.run_id:
+            # locust rewrites the file in place: read between its truncate and its write, it
+            # holds no total. The last one stands (a total falling to 0 would be a counter
+            # reset to Prometheus, and a dip on the dashboard).
+            return previous
         if total is None:
             return LoadFigures(running.run_id, users, 0.0, 0, 0, 0.0)
         return LoadFigures(

@@ -226,6 +226,11 @@ def test_the_projects_events_and_running_load_are_shown(tmp_path: Path) -> None:
     )
     second = collector.collect()
     assert second.load is not None
+    assert second.load.requests == 100
+    # Read between locust's truncate and its write: no total in the file. The last one stands
+    # (a total falling to 0 would be a counter reset to Prometheus).
+    (report / "locust_stats.csv").write_text("Type,Name,Request Count\n")
+    assert collector.collect().load == second.load
     state.load_finished()
     assert collector.collect().load is None
 
