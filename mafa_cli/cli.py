@@ -349,6 +349,12 @@ def load(
         str, typer.Option(help="Seconds a user waits between actions: 0.5-2, 1, or 0 (none).")
     ] = "0.5-2",
     as_json: AsJson = False,
+    web: Annotated[
+        bool, typer.Option("--web", help="locust's web UI on 127.0.0.1: change users live there.")
+    ] = False,
+    web_port: Annotated[
+        int | None, typer.Option(help="With --web: the UI's port (default: any free one).")
+    ] = None,
 ) -> None:
     """Fire sessions and messages at the stack with locust; report and thresholds at the end.
 
@@ -377,8 +383,14 @@ def load(
             message_bytes=message_bytes,
             weights=weights,
             think_time=think_time,
+            web=web,
+            web_port=web_port,
         )
         out.print(f"load run {settings.run_id} against {settings.host}")
+        if web:
+            out.print(
+                f"locust web UI: http://127.0.0.1:{settings.control_port}/ (users: edit there)"
+            )
         with ui.LoadView(out, f"load run {settings.run_id}") as view:
             return run_load(settings, view.update)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mafa_cli import http_client
-from mafa_cli.errors import MafaError, NotFound, UsageError
+from mafa_cli.errors import Conflict, MafaError, NotFound, UsageError
 from mafa_cli.load import locustfile_path
 from mafa_cli.load.plan import (
     EndpointStats,
@@ -169,6 +169,18 @@ def free_port() -> int:
     return _free_port()
 
 
+def check_port_free(port: int) -> None:
+    """Refuse a taken web port before locust starts (locust would only log it and exit)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise Conflict(
+                f"port {port} on 127.0.0.1 is already in use: {exc.strerror}",
+                hint="another --web-port, or leave it out for any free port",
+            ) from None
+
+
 def set_users(control_port: int, users: int, spawn_rate: float) -> None:
     """Change the users of the test running under the locust web API on `control_port`."""
     form = {"user_count": users, "spawn_rate": f"{spawn_rate:g}"}
@@ -228,6 +240,8 @@ def run(
     stopped cleanly and its report keeps what ran)."""
     check_reachable(settings.host, settings.ca_file)
     prepare_report_dir(settings.report_dir)
+    if settings.control_port is not None:
+        check_port_free(settings.control_port)
     commands = _commands(settings)
     env = _environment(settings)
     started = time.monotonic()

@@ -10,7 +10,7 @@ from mafa_cli import units
 from mafa_cli.config import check_project
 from mafa_cli.errors import UsageError
 from mafa_cli.load.plan import SHAPES, parse_think_time, parse_weights
-from mafa_cli.load.runner import LoadSettings
+from mafa_cli.load.runner import LoadSettings, free_port
 
 MAX_USERS = 10_000
 
@@ -52,6 +52,8 @@ def load_settings(
     message_bytes: int,
     weights: str,
     think_time: str = "0.5-2",
+    web: bool = False,
+    web_port: int | None = None,
 ) -> LoadSettings:
     check_project(project)
     try:
@@ -92,6 +94,10 @@ def load_settings(
         raise UsageError(
             f"--host {host!r} is not an http(s) URL", hint="e.g. http://127.0.0.1:8080"
         )
+    if web_port is not None and not web:
+        raise UsageError("--web-port goes with --web", hint="mafa load --web --web-port 8089")
+    if web_port is not None and not 1 <= web_port <= 65535:
+        raise UsageError(f"--web-port {web_port} is out of range", hint="use 1..65535")
     run_id = new_run_id()
     return LoadSettings(
         host=(host or default_host(project)).rstrip("/"),
@@ -110,4 +116,7 @@ def load_settings(
         project=None if host else project,
         think_time=think_time,
         ca_file=None if host else project_ca(project),
+        # locust's own web UI (and API) on 127.0.0.1: people change the users there, mafa reads
+        # the same statistics files as for a headless run, so its accounting does not change.
+        control_port=(web_port or free_port()) if web else None,
     )

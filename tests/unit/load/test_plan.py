@@ -15,6 +15,7 @@ from mafa_cli.load.plan import (
     shape_users,
     user_counts,
 )
+from mafa_cli.load.runner import LoadSettings
 from mafa_cli.load.settings import load_settings, new_run_id
 
 STATS_CSV = (
@@ -95,7 +96,7 @@ def test_thresholds() -> None:
     ]
 
 
-def settings(**overrides: object) -> None:
+def settings(**overrides: object) -> LoadSettings:
     args: dict[str, object] = {
         "project": "mafa",
         "users": 5,
@@ -112,7 +113,7 @@ def settings(**overrides: object) -> None:
         "weights": "",
     }
     args.update(overrides)
-    load_settings(**args)  # type: ignore[arg-type]
+    return load_settings(**args)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -129,6 +130,8 @@ def settings(**overrides: object) -> None:
         ({"weights": "api=0,form=0,results=0,reset=0"}, "--weights"),
         ({"think_time": "later"}, "--think-time"),
         ({"host": "127.0.0.1:8080"}, "is not an http(s) URL"),
+        ({"web_port": 8089}, "--web-port goes with --web"),
+        ({"web": True, "web_port": 70000}, "--web-port 70000 is out of range"),
         ({"host": None, "project": "nostack"}, "no stack named 'nostack'"),
     ],
 )
@@ -147,3 +150,11 @@ def test_run_ids_are_unique_and_traceable() -> None:
     ids = {new_run_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(i.startswith("run-") and len(i) <= 64 for i in ids)
+
+
+def test_web_serves_locusts_ui_on_a_free_or_given_port() -> None:
+    assert settings().control_port is None, "headless unless asked"
+    assert settings(web=True, web_port=8089).control_port == 8089
+    port = settings(web=True).control_port
+    assert port is not None
+    assert port > 1024

@@ -3,9 +3,13 @@ loopback so the users of a running test can change."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
-from mafa_cli.load.runner import LoadSettings, _commands
+import pytest
+
+from mafa_cli.errors import Conflict
+from mafa_cli.load.runner import LoadSettings, _commands, check_port_free
 
 
 def settings(**changes: object) -> LoadSettings:
@@ -50,3 +54,14 @@ def test_a_controlled_distributed_run_serves_the_api_on_the_master_only() -> Non
     assert "--web-port" in master
     assert "--master" in master
     assert "--web-port" not in worker
+
+
+def test_a_taken_web_port_is_refused_before_locust_starts() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(Conflict) as caught:
+            check_port_free(port)
+    assert f"port {port} on 127.0.0.1 is already in use" in caught.value.message
+    check_port_free(port)  # free again once closed
