@@ -27,9 +27,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from locust import FastHttpUser, LoadTestShape, between, constant_throughput
+from locust import FastHttpUser, LoadTestShape, between, constant_throughput, stats
 
 from mafa_cli.load.plan import parse_think_time, parse_weights, shape_users
+
+# mafa reads the CSV files while the test runs (the live table, `mafa watch`, its metrics): have
+# locust flush them every second, not every 10 s, so a change of users shows within a refresh.
+stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
 
 RUN_ID = os.environ.get("MAFA_RUN_ID", "manual")
 MESSAGE_BYTES = int(os.environ.get("MAFA_LOAD_MESSAGE_BYTES", "64"))

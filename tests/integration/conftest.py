@@ -12,7 +12,7 @@ import pytest
 
 from mafa_cli import engine_lab
 from mafa_cli.engine_lab import EngineLab
-from tests.integration.stack import ComposeStack
+from tests.integration.stack import ComposeStack, mafa_stack
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -65,6 +65,18 @@ def failing_stack(workdir: Path) -> Iterator[ComposeStack]:
 def recovering_stack(workdir: Path) -> Iterator[ComposeStack]:
     """1 sender, 1 receiver, instant work that never fails: the dependencies get restarted."""
     yield from _stack(workdir, 1, 1, MAFA_MAX_DELAY="0", MAFA_FAIL_RATE="0")
+
+
+@pytest.fixture(scope="session")
+def load_stack(
+    tmp_path_factory: pytest.TempPathFactory, workdir: Path
+) -> Iterator[tuple[ComposeStack, Path]]:
+    """A 2x2 stack brought up by mafa, quick receivers, and its state directory: what the load
+    tests and the metrics tests fire at (one stack for both)."""
+    state = tmp_path_factory.mktemp("load-state")
+    flags = ("--senders", "2", "--receivers", "2", "--max-delay", "0.05", "--fail-rate", "0.1")
+    with mafa_stack("mafaload", state, workdir, *flags) as stack:
+        yield stack, state
 
 
 @pytest.fixture(scope="session")

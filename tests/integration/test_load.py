@@ -1,5 +1,6 @@
 """`mafa load` against a real stack: report files, accounting against the stack's own rows,
-rate holding, thresholds, locust's distributed mode, and a Ctrl-C that keeps the reports."""
+rate holding, thresholds, locust's distributed mode, a Ctrl-C that keeps the reports, and
+locust's web UI (`--web`)."""
 
 from __future__ import annotations
 
@@ -8,26 +9,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from mafa_cli.load.plan import messages_accepted, read_stats_csv
 from mafa_cli.status import ExitStatus
-from tests.integration.stack import ComposeStack, free_port, mafa, mafa_stack
-
-
-@pytest.fixture(scope="module")
-def load_stack(
-    tmp_path_factory: pytest.TempPathFactory, workdir: Path
-) -> Iterator[tuple[ComposeStack, Path]]:
-    """A 2x2 stack brought up by mafa, quick receivers."""
-    state = tmp_path_factory.mktemp("load-state")
-    flags = ("--senders", "2", "--receivers", "2", "--max-delay", "0.05", "--fail-rate", "0.1")
-    with mafa_stack("mafaload", state, workdir, *flags) as stack:
-        yield stack, state
+from tests.integration.stack import ComposeStack, free_port, mafa, wait_for
 
 
 def accepted_rows(stack: ComposeStack, run_id: str) -> int:
@@ -233,3 +224,65 @@ def test_ctrl_c_still_writes_locusts_report_and_csv_files(
     for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv"):
         assert (report / name).exists(), name
     assert read_stats_csv((report / "locust_stats.csv").read_text())[-1].requests > 0
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_web_ui_on_the_loopback_changes_users_and_accounts_as_headless(
+    load_stack: tuple[ComposeStack, Path], tmp_path: Path
+) -> None:
+    """`mafa load --web`: locust's UI answers on 127.0.0.1 only; 2 users become 6 through its
+    API (what the UI's edit form posts), mafa's live figures and summary show it, and the run
+    ends with the same files and accounting as a headless one."""
+    stack, state = load_stack
+    report = tmp_path / "web"
+    port = free_port()
+    command = ["load", "-p", stack.project, "--web", "--web-port", str(port), "--users", "2"]
+    command += ["--spawn-rate", "10", "--duration", "30s", "--report", str(report)]
+    load = subprocess.Popen(
+        [sys.executable, "-m", "mafa_cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "MAFA_STATE_DIR": str(state), "COLUMNS": "200"},
+    )
+    lines: list[str] = []
+    assert load.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(load.stdout or []), daemon=True)
+    reader.start()
+    ui = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{ui}/"), 60, "locust's web UI")
+        assert "locust" in requests.get(f"{ui}/", timeout=5).text.lower()
+        # This machine's address on the stack's network: the UI is not there.
+        (container,) = stack.containers("haproxy")
+        gateway = next(iter(container["NetworkSettings"]["Networks"].values()))["Gateway"]
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://{gateway}:{port}/", timeout=5)
+        wait_for(lambda: "2 users," in "".join(lines), 30, "mafa's live line with 2 users")
+        changed = requests.post(
+            f"{ui}/swarm", data={"user_count": 6, "spawn_rate": 10}, timeout=10
+        ).json()
+        assert changed["success"], changed
+        wait_for(lambda: "6 users," in "".join(lines), 30, "mafa's live line with 6 users")
+        load.wait(timeout=120)
+    finally:
+        if load.poll() is None:
+            load.kill()
+        reader.join(timeout=10)
+    output = "".join(lines)
+    assert load.returncode == 0, output
+    assert f"locust web UI: {ui}/" in output
+    assert "6 users at most" in output
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "report.html"):
+        assert (report / name).stat().st_size > 0, name
+    run_id = run_id_from_output(output)
+    seen_by_locust = messages_accepted(read_stats_csv((report / "locust_stats.csv").read_text()))
+    assert seen_by_locust > 10
+    in_stack = accepted_rows(stack, run_id)
+    assert seen_by_locust <= in_stack <= seen_by_locust + 6, (seen_by_locust, in_stack)
