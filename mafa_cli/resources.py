@@ -1,5 +1,6 @@
 """Where mafa's own files are: the stack definition (compose.yaml, Dockerfiles, haproxy.cfg,
-initdb, the offline image recipe) and the wheels the app image is built from.
+initdb, the offline image recipe), the wheels the app image is built from, and the monitoring
+examples (a Prometheus scrape config and a Grafana dashboard, in mafa_cli/monitoring).
 
 Installed from a wheel, the stack definition is package data (`mafa_cli/_compose`, copied there by
 the build's force-include); in a checkout (an editable install) it is the repository's `compose/`.
@@ -44,3 +45,10 @@ def wheels_dir() -> Path:
         return stack_dir() / "wheels"
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "mafa" / "wheels"
+
+
+def monitoring_dir() -> Path:
+    """A Prometheus scrape config (prometheus.yml) and a Grafana dashboard
+    (grafana-dashboard.json) for what `mafa watch --metrics` serves: plain package data, in a
+    wheel and a checkout alike."""
+    return package_dir() / "monitoring"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mafa_cli.errors import UsageError
+from mafa_cli.resources import monitoring_dir
 from mafa_cli.ui import Console, Live, error_console, save_svg
 from mafa_cli.watch.collectors import Collector
 from mafa_cli.watch.snapshot import History, Snapshot
@@ -173,7 +174,8 @@ def _serve_metrics(listen: ListenAddress) -> MetricsServer:
     err = error_console()
     if not listen.loopback:
         err.print(f"[yellow]warning:[/] metrics on {listen.host}, not only on this machine")
-    err.print(f"metrics: {server.url}")
+    examples = monitoring_dir()
+    err.print(f"metrics: {server.url} (Prometheus config, Grafana dashboard: {examples})")
     return server
 
 

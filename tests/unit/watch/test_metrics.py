@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
-from mafa_cli import ui
+from mafa_cli import resources, ui
 from mafa_cli.errors import Conflict, UsageError
 from mafa_cli.watch import live, metrics
 from mafa_cli.watch.collectors import Collector
-from mafa_cli.watch.metrics import ListenAddress, MetricsServer, parse_address
+from mafa_cli.watch.metrics import DEFAULT_PORT, ListenAddress, MetricsServer, parse_address
 from mafa_cli.watch.snapshot import LiveBalance, Snapshot
 from tests import exposition
 from tests.unit.fakes import FakeEngine, FakeStackClient
@@ -160,3 +162,29 @@ def test_a_metrics_address_elsewhere_is_warned_about(monkeypatch: pytest.MonkeyP
     live._serve_metrics(parse_address("0.0.0.0:9464"))
     assert "warning: metrics on 0.0.0.0, not only on this machine" in errors.getvalue()
     assert "metrics: http://0.0.0.0:9464/metrics" in errors.getvalue()
+
+
+def test_the_shipped_dashboard_and_scrape_config_fit_what_is_served() -> None:
+    """Every series the Grafana dashboard draws is one the endpoint serves; Prometheus' example
+    scrapes the default address."""
+    examples = resources.monitoring_dir()
+    served = {name for name, _ in exposition.parsed(text_of(busy_snapshot()))}
+    served |= {name.removesuffix("_total") for name in served}
+    dashboard = json.loads((examples / "grafana-dashboard.json").read_text())
+    queries = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    queries.append(dashboard["templating"]["list"][0]["query"]["query"])
+    drawn = {name for query in queries for name in re.findall(r"\bmafa_[a-z0-9_]+", query)}
+    assert drawn
+    assert drawn <= served, drawn - served
+    config = yaml.safe_load((examples / "prometheus.yml").read_text())
+    (job,) = config["scrape_configs"]
+    assert job["static_configs"][0]["targets"] == [f"127.0.0.1:{DEFAULT_PORT}"]
+
+
+def text_of(snapshot: Snapshot) -> str:
+    served = MetricsServer(ListenAddress("127.0.0.1", 0))
+    try:
+        served.update(snapshot)
+        return scrape(served.url)[1]
+    finally:
+        served.close()
