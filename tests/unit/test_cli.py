@@ -46,6 +46,8 @@ def error_lines(output: str) -> list[str]:
         (["up", "--rabbitmq-ui-port", "8080"], ExitStatus.USAGE, "must differ from --port"),
         (["watch", "--svg", "x.svg"], ExitStatus.USAGE, "--svg goes with --once"),
         (["watch", "--interval", "50ms"], ExitStatus.USAGE, "--interval 0.05s is out of range"),
+        (["watch", "--metrics", "host:port"], ExitStatus.USAGE, "'host:port' is not HOST:PORT"),
+        (["watch", "--metrics", "9464", "--once"], ExitStatus.USAGE, "serves a running watch"),
         (["load", "--duration", "soon"], ExitStatus.USAGE, "'--duration': 'soon' is not a"),
         (["up", "--timeout", "3 minutes"], ExitStatus.USAGE, "'--timeout': '3 minutes' is not"),
         (["chaos", "--every", "-5s"], ExitStatus.USAGE, "'--every': '-5s' is not a"),
