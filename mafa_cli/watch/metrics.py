@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -21,10 +21,19 @@ from prometheus_client.registry import Collector
 
 from mafa_cli.config import LOOPBACK
 from mafa_cli.errors import Conflict, UsageError
-from mafa_cli.watch.snapshot import Snapshot
+from mafa_cli.watch.snapshot import (
+    ContainerRow,
+    LiveBalance,
+    LoadFigures,
+    QueueFigures,
+    ReceiverRow,
+    SenderRow,
+    Snapshot,
+)
 
-Labelled = GaugeMetricFamily | CounterMetricFamily
+Gauge, Counter = GaugeMetricFamily, CounterMetricFamily
 Family = type[GaugeMetricFamily] | type[CounterMetricFamily]
+Sample = tuple[str, float | None]  # a label's value, the sample's value
 DEFAULT_PORT = 9464  # the port OpenTelemetry's Prometheus exporters use by convention
 
 # Field of QueueFigures -> help. Gauges: what the queue holds now.
@@ -35,12 +44,7 @@ QUEUE_GAUGES = {
     "dead_letters": "Messages parked in the dead-letter queue.",
 }
 # The broker's running totals, by operation (a counter each: use rate() on them).
-QUEUE_TOTALS = {
-    "published": "published",
-    "delivered": "delivered",
-    "acked": "acked",
-    "redelivered": "redelivered",
-}
+QUEUE_TOTALS = ("published", "delivered", "acked", "redelivered")
 # The dashboard's own rates, as it shows them (over at least 5 s: the broker samples that often).
 QUEUE_RATES = {
     "publish": "publish_rate",
@@ -92,124 +96,168 @@ def parse_address(value: str) -> ListenAddress:
     return ListenAddress(host or LOOPBACK, port)
 
 
+class _Families:
+    """Metric families being built; every sample is labelled with the project, and a sample
+    whose value is None (not known yet: a node with no timings) is left out."""
+
+    def __init__(self, project: str) -> None:
+        self.project = project
+        self.built: list[Metric] = []
+
+    def add(self, kind: Family, name: str, doc: str, label: str, samples: Iterable[Sample]) -> None:
+        family = kind(name, doc, labels=["project", label])
+        for label_value, value in samples:
+            if value is not None:
+                family.add_metric([self.project, label_value], value)
+        self.built.append(family)
+
+    def one(self, kind: Family, name: str, doc: str, value: float | None) -> None:
+        family = kind(name, doc, labels=["project"])
+        if value is not None:
+            family.add_metric([self.project], value)
+        self.built.append(family)
+
+
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000
+
+
 def families(snapshot: Snapshot, sequence: int) -> list[Metric]:
     """The snapshot as metric families (pure: what a scrape renders)."""
-    p = snapshot.project
-    found: list[Metric] = []
-
-    def gauge(name: str, doc: str, value: float) -> None:
-        family = GaugeMetricFamily(name, doc, labels=["project"])
-        family.add_metric([p], value)
-        found.append(family)
-
-    def per(kind: Family, name: str, doc: str, label: str) -> Labelled:
-        family = kind(name, doc, labels=["project", label])
-        found.append(family)
-        return family
-
-    counter = CounterMetricFamily(
-        "mafa_snapshots", "Snapshots this mafa watch has taken.", labels=["project"]
-    )
-    counter.add_metric([p], sequence)
-    found.append(counter)
-    gauge(
+    out = _Families(snapshot.project)
+    out.one(Counter, "mafa_snapshots", "Snapshots this mafa watch has taken.", sequence)
+    out.one(
+        Gauge,
         "mafa_snapshot_timestamp_seconds",
         "When the snapshot served was taken (Unix time).",
         snapshot.taken_at.timestamp(),
     )
-    stale = per(
-        GaugeMetricFamily, "mafa_source_stale", "1: this source's last read failed.", "source"
+    out.add(
+        Gauge,
+        "mafa_source_stale",
+        "1: this source's last read failed (its figures are the last good ones).",
+        "source",
+        ((source, 1) for source in sorted(snapshot.stale)),
     )
-    for source in sorted(snapshot.stale):
-        stale.add_metric([p, source], 1)
+    _queue(out, snapshot.queue)
+    _receivers(out, snapshot.receivers)
+    _senders(out, snapshot.senders)
+    out.one(Gauge, "mafa_sessions_active", "Active sessions (Redis).", snapshot.active_sessions)
+    if snapshot.ledger is not None:
+        _ledger(out, snapshot.ledger)
+    if snapshot.load is not None:
+        _load(out, snapshot.load)
+    _containers(out, snapshot.containers)
+    return out.built
 
-    q = snapshot.queue
+
+def _queue(out: _Families, queue: QueueFigures) -> None:
     for field, doc in QUEUE_GAUGES.items():
-        gauge(f"mafa_queue_{field}", doc, getattr(q, field))
-    totals = per(CounterMetricFamily, "mafa_queue_messages", "The broker's totals.", "operation")
-    for operation, field in QUEUE_TOTALS.items():
-        totals.add_metric([p, operation], getattr(q, field))
-    rates = per(
-        GaugeMetricFamily,
+        out.one(Gauge, f"mafa_queue_{field}", doc, getattr(queue, field))
+    out.add(
+        Counter,
+        "mafa_queue_messages",
+        "The broker's totals.",
+        "operation",
+        ((operation, getattr(queue, operation)) for operation in QUEUE_TOTALS),
+    )
+    out.add(
+        Gauge,
         "mafa_queue_messages_per_second",
         "Rates as the dashboard shows them (over at least 5 s).",
         "operation",
+        ((operation, getattr(queue, field)) for operation, field in QUEUE_RATES.items()),
     )
-    for operation, field in QUEUE_RATES.items():
-        rates.add_metric([p, operation], getattr(q, field))
 
+
+def _receivers(out: _Families, rows: tuple[ReceiverRow, ...]) -> None:
     for field, doc in RECEIVER_TOTALS.items():
-        family = per(CounterMetricFamily, f"mafa_receiver_{field}", doc, "node")
-        for r in snapshot.receivers:
-            family.add_metric([p, r.node], getattr(r, field))
-    in_flight = per(GaugeMetricFamily, "mafa_receiver_in_flight", "Deliveries held now.", "node")
-    mean = per(
-        GaugeMetricFamily,
+        out.add(
+            Counter,
+            f"mafa_receiver_{field}",
+            doc,
+            "node",
+            ((r.node, getattr(r, field)) for r in rows),
+        )
+    out.add(
+        Gauge,
+        "mafa_receiver_in_flight",
+        "Deliveries this receiver holds now.",
+        "node",
+        ((r.node, r.in_flight) for r in rows),
+    )
+    out.add(
+        Gauge,
         "mafa_receiver_handling_mean_seconds",
         "Mean handling time of the node's latest 200 attempts.",
         "node",
+        ((r.node, _seconds(r.mean_ms)) for r in rows),
     )
-    p95 = per(
-        GaugeMetricFamily,
+    out.add(
+        Gauge,
         "mafa_receiver_handling_p95_seconds",
         "95th percentile handling time of the node's latest 200 attempts.",
         "node",
+        ((r.node, _seconds(r.p95_ms)) for r in rows),
     )
-    for r in snapshot.receivers:
-        in_flight.add_metric([p, r.node], r.in_flight)
-        if r.mean_ms is not None:
-            mean.add_metric([p, r.node], r.mean_ms / 1000)
-        if r.p95_ms is not None:
-            p95.add_metric([p, r.node], r.p95_ms / 1000)
 
-    accepted = per(CounterMetricFamily, "mafa_sender_accepted", "Messages accepted.", "node")
-    requests = per(
-        CounterMetricFamily, "mafa_sender_requests", "Requests through the balancer.", "node"
+
+def _senders(out: _Families, rows: tuple[SenderRow, ...]) -> None:
+    for field, doc in (
+        ("accepted", "Messages this sender accepted."),
+        ("requests", "Requests to this sender through the balancer."),
+        ("errors", "5xx answers of this sender through the balancer."),
+    ):
+        out.add(
+            Counter,
+            f"mafa_sender_{field}",
+            doc,
+            "node",
+            ((s.node, getattr(s, field)) for s in rows),
+        )
+
+
+def _ledger(out: _Families, ledger: LiveBalance) -> None:
+    for field, doc in LEDGER_FIGURES.items():
+        out.one(Gauge, f"mafa_ledger_{field}", doc, getattr(ledger, field))
+    out.one(Gauge, "mafa_ledger_at_rest", "1: nothing moves, so lost is claimed.", ledger.at_rest)
+    if ledger.lost is not None:  # only at rest: while messages move, nothing is claimed
+        out.one(Gauge, "mafa_ledger_lost", "Messages lost (claimed only at rest).", ledger.lost)
+
+
+def _load(out: _Families, load: LoadFigures) -> None:
+    for kind, name, doc, value in (
+        (Gauge, "mafa_load_users", "Simulated users now.", load.users),
+        (Gauge, "mafa_load_requests_per_second", "Requests per second now.", load.rps),
+        (Counter, "mafa_load_requests", "Requests sent.", load.requests),
+        (Counter, "mafa_load_failures", "Requests that failed.", load.failures),
+        (Gauge, "mafa_load_p95_seconds", "95th percentile response time.", load.p95_ms / 1000),
+    ):
+        out.add(kind, name, doc, "run_id", [(load.run_id, value)])
+
+
+def _containers(out: _Families, rows: tuple[ContainerRow, ...]) -> None:
+    out.add(
+        Gauge,
+        "mafa_container_running",
+        "1: the container runs.",
+        "container",
+        ((c.name, c.state == "running") for c in rows),
     )
-    errors = per(
-        CounterMetricFamily, "mafa_sender_errors", "5xx answers through the balancer.", "node"
+    out.add(
+        Gauge,
+        "mafa_container_cpu_percent",
+        "CPU used, in % of one core.",
+        "container",
+        ((c.name, c.cpu_percent) for c in rows),
     )
-    for s in snapshot.senders:
-        accepted.add_metric([p, s.node], s.accepted)
-        if s.requests is not None:
-            requests.add_metric([p, s.node], s.requests)
-        if s.errors is not None:
-            errors.add_metric([p, s.node], s.errors)
-
-    gauge("mafa_sessions_active", "Active sessions (Redis).", snapshot.active_sessions)
-
-    if snapshot.ledger is not None:
-        ledger = snapshot.ledger
-        for field, doc in LEDGER_FIGURES.items():
-            gauge(f"mafa_ledger_{field}", doc, getattr(ledger, field))
-        gauge("mafa_ledger_at_rest", "1: nothing moves, so `lost` is claimed.", ledger.at_rest)
-        if ledger.lost is not None:  # only at rest: while messages move, nothing is claimed
-            gauge("mafa_ledger_lost", "Messages lost (claimed only at rest).", ledger.lost)
-
-    if snapshot.load is not None:
-        load = snapshot.load
-        labels = ["project", "run_id"]
-        for kind, name, doc, value in (
-            (GaugeMetricFamily, "mafa_load_users", "Simulated users now.", load.users),
-            (GaugeMetricFamily, "mafa_load_requests_per_second", "Requests/s.", load.rps),
-            (CounterMetricFamily, "mafa_load_requests", "Requests sent.", load.requests),
-            (CounterMetricFamily, "mafa_load_failures", "Requests failed.", load.failures),
-            (GaugeMetricFamily, "mafa_load_p95_seconds", "p95 response time.", load.p95_ms / 1000),
-        ):
-            family = kind(name, doc, labels=labels)
-            family.add_metric([p, load.run_id], value)
-            found.append(family)
-
-    up = per(GaugeMetricFamily, "mafa_container_running", "1: the container runs.", "container")
-    cpu = per(GaugeMetricFamily, "mafa_container_cpu_percent", "CPU, % of one core.", "container")
-    memory = per(GaugeMetricFamily, "mafa_container_memory_bytes", "Memory used.", "container")
-    for c in snapshot.containers:
-        up.add_metric([p, c.name], c.state == "running")
-        if c.cpu_percent is not None:
-            cpu.add_metric([p, c.name], c.cpu_percent)
-        if c.memory_mib is not None:
-            memory.add_metric([p, c.name], c.memory_mib * 1024 * 1024)
-    return found
+    out.add(
+        Gauge,
+        "mafa_container_memory_bytes",
+        "Memory used.",
+        "container",
+        ((c.name, None if c.memory_mib is None else c.memory_mib * 2**20) for c in rows),
+    )
 
 
 class SnapshotMetrics(Collector):
