@@ -32,7 +32,7 @@ from locust import FastHttpUser, LoadTestShape, between, constant_throughput, st
 from mafa_cli.load.plan import parse_think_time, parse_weights, shape_users
 
 # mafa reads the CSV files while the test runs (the live table, `mafa watch`, its metrics): have
-# locust flush them every second, not every 10 s, so a change of users shows within a refresh.
+# locust flush them every second, not every 5 s (its default): a change of users shows at once.
 stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
 
 RUN_ID = os.environ.get("MAFA_RUN_ID", "manual")
