@@ -130,10 +130,10 @@ def test_metrics_during_a_load_equal_watch_json(
     def load_running() -> bool:
         samples = watch.scrape()
         running = [v for (name, _), v in samples.items() if name == "mafa_load_users"]
-        accepted = samples.get(exposition.key("mafa_ledger_accepted", project=stack.project), 0)
-        return running == [USERS] and accepted > 0
+        processed = samples.get(exposition.key("mafa_ledger_processed", project=stack.project))
+        return running == [USERS] and (processed or 0) > 0
 
-    wait_for(load_running, 90, f"the load's {USERS} users and accepted messages in the metrics")
+    wait_for(load_running, 90, f"the load's {USERS} users and processed messages in the metrics")
 
     # Exactly: one snapshot, scraped and printed.
     scraped = watch.scrape()
