@@ -27,9 +27,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from locust import FastHttpUser, LoadTestShape, between, constant_throughput, stats
+from locust import FastHttpUser, LoadTestShape, between, constant_throughput, events, stats
 
 from mafa_cli.load.plan import parse_think_time, parse_weights, shape_users
+from mafa_cli.load.web_guard import LoopbackOnly
 
 # mafa reads the CSV files while the test runs (the live table, `mafa watch`, its metrics): have
 # locust flush them every second, not every 5 s (its default): a change of users shows at once.
@@ -169,3 +170,18 @@ if SHAPE:
     class Shape(LoadTestShape):
         def tick(self) -> tuple[int, float] | None:
             return shape_users(SHAPE, self.get_run_time(), DURATION_S, USERS)  # type: ignore[no-untyped-call]
+
+
+def guard_the_web_ui(environment: Any, **_: Any) -> None:
+    """`mafa load --web`: the UI turns away what another site's page could send it
+    (load/web_guard.py). Headless runs have no UI."""
+    web_ui = getattr(environment, "web_ui", None)
+    if web_ui is None:
+        return
+    options = environment.parsed_options
+    web_ui.app.wsgi_app = LoopbackOnly(
+        web_ui.app.wsgi_app, int(options.web_port), str(environment.host or options.host)
+    )
+
+
+events.init.add_listener(guard_the_web_ui)  # type: ignore[no-untyped-call]

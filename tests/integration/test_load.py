@@ -265,6 +265,18 @@ def test_web_ui_on_the_loopback_changes_users_and_accounts_as_headless(
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://{gateway}:{port}/", timeout=5)
         wait_for(lambda: "2 users," in "".join(lines), 30, "mafa's live line with 2 users")
+        # What another site's page in the user's browser could send: turned away, unchanged.
+        evil = {"user_count": 40, "spawn_rate": 10}
+        forged = [
+            requests.post(f"{ui}/swarm", data=form, headers=headers, timeout=10)
+            for form, headers in (
+                (evil, {"Origin": "http://evil.example"}),  # another site's form
+                (evil, {"Host": "evil.example"}),  # a DNS-rebound name
+                ({**evil, "host": "http://127.0.0.1:9"}, {}),  # the load aimed elsewhere
+            )
+        ]
+        assert [answer.status_code for answer in forged] == [403, 403, 403]
+        assert all("refused by mafa" in answer.text for answer in forged)
         changed = requests.post(
             f"{ui}/swarm", data={"user_count": 6, "spawn_rate": 10}, timeout=10
         ).json()
@@ -278,7 +290,7 @@ def test_web_ui_on_the_loopback_changes_users_and_accounts_as_headless(
     output = "".join(lines)
     assert load.returncode == 0, output
     assert f"locust web UI: {ui}/" in output
-    assert "6 users at most" in output
+    assert "6 users at most" in output, "the forged requests' 40 users never ran"
     for name in ("locust_stats.csv", "locust_stats_history.csv", "report.html"):
         assert (report / name).stat().st_size > 0, name
     run_id = run_id_from_output(output)
