@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -62,6 +63,25 @@ def check_topology(channel: Any) -> None:
     A passive declare only checks the queue is there; while it is not (a broker still booting),
     the channel closes with 404, and the caller retries as for a broker away."""
     channel.queue_declare(QUEUE, passive=True)
+
+
+def broker_reachable(settings: ServiceSettings) -> bool:
+    """Can this service log in and find the work queue now? The broker opens its listener only
+    after importing its definitions (users, queues), so a login that works finds them. A plain
+    TCP connect first: while the port is closed, pika would log six ERROR lines per try."""
+    try:
+        socket.create_connection((settings.amqp_host, settings.amqp_port), timeout=2).close()
+        connection = pika.BlockingConnection(connection_parameters(settings))
+    except _BROKEN:
+        return False
+    try:
+        check_topology(connection.channel())
+    except _BROKEN:
+        return False
+    finally:
+        with contextlib.suppress(*_BROKEN):
+            connection.close()
+    return True
 
 
 class QueueProbe:

@@ -31,6 +31,7 @@ class DatabaseUnavailable(RuntimeError):
 
 class Database:
     def __init__(self, conninfo: str, *, max_size: int = 10, timeout_s: float = 5.0) -> None:
+        self._conninfo = conninfo
         # No check on every borrow (a round trip per request): a connection that turns out broken
         # makes the pool test its idle ones at once (see _broken), and execute() retries.
         self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
@@ -45,6 +46,15 @@ class Database:
 
     def open(self) -> None:
         self._pool.open(wait=False)
+
+    def reachable(self) -> bool:
+        """Does the server take a connection now? One connection outside the pool: the pool's
+        own reconnect backoff (1 s, 2 s, 4 s ...) would notice a server that just came up late."""
+        try:
+            psycopg.connect(self._conninfo, connect_timeout=2).close()
+        except psycopg.Error:
+            return False
+        return True
 
     def close(self) -> None:
         self._pool.close()

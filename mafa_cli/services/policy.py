@@ -1,13 +1,23 @@
-"""The receiver's simulated work: how long an attempt takes and whether it fails.
+"""The receiver's simulated work (how long an attempt takes and whether it fails), and the
+services' waiting: backoff between reconnects, and polling a dependency at start.
 
-Kept pure (the random source is passed in) so tests can seed it and check the distribution.
+Kept pure (the random source, the clock and the sleep are passed in) so tests can seed them.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+# How often an app asks a dependency that is still booting whether it answers: a refused
+# connection costs next to nothing, and the app goes on within this long of the answer.
+STARTUP_POLL_S = 0.1
+
+
+class DependencyTimeout(RuntimeError):
+    """A dependency did not answer within the start-up timeout; the app cannot serve."""
 
 
 @dataclass(frozen=True)
@@ -34,3 +44,22 @@ def backoff_delays(first_s: float, cap_s: float) -> Iterator[float]:
     while True:
         yield delay
         delay = min(delay * 2, cap_s)
+
+
+def wait_for(
+    what: str,
+    answers: Callable[[], bool],
+    timeout_s: float,
+    *,
+    poll_s: float = STARTUP_POLL_S,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Return once `answers()` is true, asking every `poll_s`; DependencyTimeout after
+    `timeout_s`. Not a growing backoff: at start an app waits for a dependency that is booting,
+    and must notice the moment it answers (mafa starts the apps while their dependencies boot)."""
+    deadline = clock() + timeout_s
+    while not answers():
+        if clock() >= deadline:
+            raise DependencyTimeout(f"{what} did not answer within {timeout_s:.0f}s")
+        sleep(poll_s)

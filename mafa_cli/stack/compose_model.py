@@ -9,7 +9,9 @@ subset does not cover is refused by name and line, never silently ignored. The s
                  depends_on (mapping with condition service_started|service_healthy),
                  healthcheck (test, interval, timeout, retries, start_period, start_interval),
                  restart,
-                 hostname, stop_grace_period
+                 hostname, stop_grace_period,
+                 x-mafa-start-early (mafa's own: see Service.start_early; other x-* are ignored,
+                 as Compose ignores them)
     variables:   $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $$
 
 The only module that imports yaml.
@@ -47,6 +49,7 @@ SERVICE_KEYS = {
 BUILD_KEYS = {"context", "dockerfile", "args"}
 HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "start_interval"}
 CONDITIONS = {"service_started", "service_healthy"}
+START_EARLY_KEY = "x-mafa-start-early"
 RESTART_POLICIES = {"no", "always", "on-failure", "unless-stopped"}
 
 _VARIABLE = re.compile(
@@ -103,6 +106,11 @@ class Service:
     restart: str
     hostname: str | None
     stop_grace_period_s: float
+    # The service waits for its dependencies itself (it polls them after its own start): mafa
+    # starts it as soon as they are started, so its interpreter and imports overlap their boot,
+    # and probes it once they answer. docker-compose, which does not know the key, keeps
+    # following depends_on.
+    start_early: bool = False
 
     def config_hash(self, image_id: str) -> str:
         """What decides whether a running container is still what the file asks for: its whole
@@ -267,7 +275,7 @@ def _service(
     if not isinstance(spec, dict):
         raise ConfigError(f"{name}: {where} must be a mapping")
     for key in spec:
-        if key not in SERVICE_KEYS and key != "<<":
+        if key not in SERVICE_KEYS and key != "<<" and not str(key).startswith("x-"):
             raise UnsupportedKey(
                 f"{name}: unsupported key {lines.at(f'{where}.{key}')}",
                 hint=f"mafa applies these service keys: {', '.join(sorted(SERVICE_KEYS))}",
@@ -314,6 +322,9 @@ def _service(
                 f"{name}: {lines.at(f'{where}.depends_on.{dep}')}: condition {condition!r}"
             )
         depends_on.append((str(dep), str(condition)))
+    start_early = spec.get(START_EARLY_KEY, False)
+    if not isinstance(start_early, bool):
+        raise ConfigError(f"{name}: {lines.at(f'{where}.{START_EARLY_KEY}')} must be true or false")
     restart = text(spec.get("restart", "no"), f"{where}.restart")
     if restart not in RESTART_POLICIES:
         raise ConfigError(f"{name}: {lines.at(where + '.restart')}: unknown policy {restart!r}")
@@ -343,6 +354,7 @@ def _service(
         stop_grace_period_s=parse_duration(
             spec.get("stop_grace_period", "10s"), f"{name}: {where}"
         ),
+        start_early=start_early,
     )
 
 

@@ -5,6 +5,10 @@ Not level by level: a slow service holds back only its own dependents (`depends_
 the start). Every replica is created up front, while the first services boot; dependants are
 only started when their dependencies answer. "Answers" is stack/readiness.py: Docker's health,
 or the same check run by mafa from the moment the replica runs.
+
+A service marked `x-mafa-start-early` waits for its dependencies itself, so it is started as soon
+as they are started (its own boot overlaps theirs); it is probed only once they answer, as its
+check cannot pass before (and its probe would only sit in its listen queue).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Protocol
 
 from mafa_cli.engine.protocol import Engine, Replica
 from mafa_cli.errors import Unhealthy
-from mafa_cli.stack.compose_model import ComposeModel
+from mafa_cli.stack.compose_model import ComposeModel, Service
 from mafa_cli.stack.readiness import Readiness, probe_command
 
 POLL_S = 0.2
@@ -41,6 +45,22 @@ def _ready_services(
         if sum(1 for r in current if r.service == name and readiness.answers(r)) == replicas
     }
     return ready | {name for name in model.services if name not in wanted}
+
+
+def _dependencies_met(service: Service, ready: set[str], started: set[str]) -> bool:
+    """May `service` be started now? `started`: services whose replicas' starts are done."""
+    return all(
+        dep in ready
+        if condition == "service_healthy" and not service.start_early
+        else dep in started | ready
+        for dep, condition in service.depends_on
+    )
+
+
+def _worth_probing(service: Service | None, ready: set[str]) -> bool:
+    return service is not None and all(
+        dep in ready for dep, condition in service.depends_on if condition == "service_healthy"
+    )
 
 
 def _raise_unhealthy(engine: Engine, project: str, late: Replica, timeout_s: float) -> None:
@@ -71,7 +91,7 @@ def start_when_ready(
     Unhealthy (with the late replica's last log lines) after `timeout_s`, and re-raises a
     failed task."""
     deadline = time.monotonic() + timeout_s
-    launched: set[str] = set()
+    launched: dict[str, list[Future[object]]] = {}  # service -> its create/start tasks
     readiness = Readiness(
         engine, {name: probe_command(s.healthcheck) for name, s in model.services.items()}
     )
@@ -82,20 +102,20 @@ def start_when_ready(
         try:
             while True:
                 current = engine.replicas(project)
-                readiness.poll(current)
                 ready = _ready_services(current, model, wanted, readiness)
+                started = {n for n, tasks in launched.items() if all(t.done() for t in tasks)}
+                readiness.poll(
+                    r for r in current if _worth_probing(model.services.get(r.service), ready)
+                )
                 for name in order:
                     if name in launched or not all(f.done() for f in prepared.get(name, [])):
                         continue
-                    if all(
-                        dep in ready if condition == "service_healthy" else dep in launched | ready
-                        for dep, condition in model.services[name].depends_on
-                    ):
-                        launched.add(name)
+                    if _dependencies_met(model.services[name], ready, started):
                         tasks = tasks_for(name)
                         if tasks:
                             reporter.step(f"starting {name}")
-                        running += [pool.submit(task) for task in tasks]
+                        launched[name] = [pool.submit(task) for task in tasks]
+                        running += launched[name]
                 if not prepared and not running:
                     # The first services are started: create the others now, not before (their
                     # creation competing with the first starts delayed those by up to a second).
@@ -108,14 +128,20 @@ def start_when_ready(
                 for future in [f for f in running if f.done()]:
                     future.result()  # re-raises a failed create or start
                     running.remove(future)
-                if not running and launched == set(wanted) and set(wanted) <= ready:
+                if not running and set(launched) == set(wanted) and set(wanted) <= ready:
                     return
                 if time.monotonic() > deadline:
                     waiting = [
                         r for r in current if r.service in wanted and not readiness.answers(r)
                     ]
-                    # The one to blame runs and does not answer; others wait for it.
-                    waiting.sort(key=lambda r: r.state != "running")
+                    # The one to blame runs and does not answer while what it needs answers;
+                    # others wait for it (those started early too).
+                    waiting.sort(
+                        key=lambda r: (
+                            r.state != "running",
+                            not _worth_probing(model.services.get(r.service), ready),
+                        )
+                    )
                     if not waiting:
                         late = next(n for n in wanted if n not in ready)
                         raise Unhealthy(f"{late} did not start within {timeout_s:.0f}s")

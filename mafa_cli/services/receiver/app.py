@@ -11,6 +11,7 @@ from mafa_cli.services.receiver.worker import ReceiverWorker
 from mafa_cli.services.sessions import REDIS_ERRORS, SessionCounts, make_client
 from mafa_cli.services.settings import ServiceSettings
 from mafa_cli.services.slots import keep_slot
+from mafa_cli.services.startup import wait_for_dependencies
 from mafa_cli.services.web import (
     Blueprint,
     Flask,
@@ -80,12 +81,13 @@ def create_app(settings: ServiceSettings | None = None) -> Flask:
     global _worker
     settings = settings or ServiceSettings.from_env()
     db = Database(settings.db_conninfo, max_size=settings.web_threads + settings.consumers + 2)
+    redis_client = make_client(settings)
+    sessions = SessionCounts(redis_client, settings.session_lifetime_s)
+    wait_for_dependencies(settings, db, sessions)
     db.open()
     db.ensure_schema("mafa.schema.receiver", SCHEMA, settings.startup_timeout_s)
     store = ReceiverStore(db)
     store.register_node(settings.node_name, socket.gethostname())
-    redis_client = make_client(settings)
-    sessions = SessionCounts(redis_client, settings.session_lifetime_s)
     keeper = keep_slot(settings.node_name, redis_client, store)
     app, _csrf = create_web_app(
         settings, redis_client, UNAVAILABLE, sessions.touch, sessions.open, lambda: keeper.slot

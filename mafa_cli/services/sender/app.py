@@ -30,6 +30,7 @@ from mafa_cli.services.sender.store import SCHEMA, MessageRow, NodeStats, Sender
 from mafa_cli.services.sessions import REDIS_ERRORS, SessionCounts, make_client
 from mafa_cli.services.settings import ServiceSettings
 from mafa_cli.services.slots import keep_slot
+from mafa_cli.services.startup import wait_for_dependencies
 from mafa_cli.services.web import (
     Blueprint,
     Flask,
@@ -327,12 +328,13 @@ def create_app(settings: ServiceSettings | None = None) -> Flask:
     """The gunicorn entry point: `mafa_cli.services.sender.app:create_app()`."""
     settings = settings or ServiceSettings.from_env()
     db = Database(settings.db_conninfo, max_size=settings.web_threads + 2)
+    redis_client = make_client(settings)
+    sessions = SessionCounts(redis_client, settings.session_lifetime_s)
+    wait_for_dependencies(settings, db, sessions)
     db.open()
     db.ensure_schema("mafa.schema.sender", SCHEMA, settings.startup_timeout_s)
     store = SenderStore(db)
     store.register_node(settings.node_name, socket.gethostname())
-    redis_client = make_client(settings)
-    sessions = SessionCounts(redis_client, settings.session_lifetime_s)
     sender = Sender(settings, store, Publisher(settings), sessions)
     keeper = keep_slot(settings.node_name, redis_client, store)
     app, csrf = create_web_app(

@@ -3,7 +3,9 @@
 import random
 from itertools import islice
 
-from mafa_cli.services.policy import WorkPolicy, backoff_delays
+import pytest
+
+from mafa_cli.services.policy import DependencyTimeout, WorkPolicy, backoff_delays, wait_for
 
 
 def test_rates_and_delays_follow_the_settings() -> None:
@@ -34,3 +36,30 @@ def test_extremes() -> None:
 
 def test_backoff_doubles_up_to_the_cap() -> None:
     assert list(islice(backoff_delays(0.25, 1.5), 5)) == [0.25, 0.5, 1.0, 1.5, 1.5]
+
+
+class FakeClock:
+    """Time that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_wait_for_polls_at_a_steady_pace_until_the_dependency_answers() -> None:
+    clock = FakeClock()
+    answers = iter([False] * 30 + [True])
+    wait_for("broker", lambda: next(answers), 10.0, clock=lambda: clock.now, sleep=clock.sleep)
+    # Never a growing backoff: the answer is noticed within one poll, even after 3 s of waiting.
+    assert clock.sleeps == [0.1] * 30
+
+
+def test_wait_for_gives_up_after_the_timeout_naming_the_dependency() -> None:
+    clock = FakeClock()
+    with pytest.raises(DependencyTimeout, match="PostgreSQL did not answer within 2s"):
+        wait_for("PostgreSQL", lambda: False, 2.0, clock=lambda: clock.now, sleep=clock.sleep)
+    assert clock.now == pytest.approx(2.0, abs=0.11)

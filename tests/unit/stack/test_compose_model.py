@@ -137,3 +137,16 @@ def test_start_interval_is_accepted_and_optional() -> None:
     shipped = load(default_compose_file(), SECRETS).services["redis"].healthcheck
     assert shipped is not None
     assert shipped.start_interval_s is None
+
+
+def test_the_apps_are_marked_to_start_early_and_nothing_else() -> None:
+    model = load(default_compose_file(), SECRETS)
+    early = {name for name, service in model.services.items() if service.start_early}
+    assert early == {"sender", "receiver"}
+
+
+def test_start_early_must_be_a_boolean_and_other_extensions_are_ignored() -> None:
+    with pytest.raises(ConfigError, match="x-mafa-start-early \\(line 4\\) must be true or false"):
+        parse("services:\n  a:\n    image: x\n    x-mafa-start-early: yes please\n", {}, Path("/t"))
+    model = parse("services:\n  a:\n    image: x\n    x-note: anything\n", {}, Path("/t"))
+    assert not model.services["a"].start_early

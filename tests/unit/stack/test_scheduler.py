@@ -49,7 +49,7 @@ def tasks(engine: FakeEngine, model: ComposeModel) -> Callable[[str], list[sched
 
 
 def test_a_slow_service_holds_back_only_its_dependents(model: ComposeModel) -> None:
-    engine = FakeEngine(slow={"slow": 50})
+    engine = FakeEngine(slow={"slow": 50, "fast": 5})
     wanted = dict.fromkeys(model.services, 1)
     scheduler.start_when_ready(engine, "p", model, wanted, tasks(engine, model), Quiet(), 30)
     order = [name for call, name in engine.calls if call == "create"]
@@ -73,3 +73,29 @@ def test_a_service_with_no_replicas_that_never_starts_times_out(model: ComposeMo
     wanted = {"fast": 1}
     with pytest.raises(Unhealthy, match="fast did not start within"):
         scheduler.start_when_ready(engine, "p", model, wanted, lambda name: [], Quiet(), 0.05)
+
+
+EARLY = (
+    "services:\n  slow:\n    image: x\n"
+    + HEALTH
+    + "  early:\n    image: x\n"
+    + HEALTH
+    + "    x-mafa-start-early: true\n"
+    "    depends_on:\n      slow:\n        condition: service_healthy\n"
+)
+
+
+def test_a_service_marked_start_early_runs_while_its_dependency_boots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler, "POLL_S", 0.001)
+    model = parse(EARLY, {}, base_dir=tmp_path)
+    assert model.services["early"].start_early
+    # Its own check would pass at once: it must still not be probed while `slow` does not
+    # answer, nor count as ready, and the one named at the timeout is `slow`.
+    engine = FakeEngine(never_healthy={"slow", "early"}, answers_early={"early"})
+    wanted = dict.fromkeys(model.services, 1)
+    with pytest.raises(Unhealthy, match="p-slow-1 did not become healthy"):
+        scheduler.start_when_ready(engine, "p", model, wanted, tasks(engine, model), Quiet(), 0.2)
+    assert ("create", "p-early-1") in engine.calls
+    assert ("probe", "p-early-1") not in engine.calls

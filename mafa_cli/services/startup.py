@@ -1,0 +1,34 @@
+"""An app's start: it waits for PostgreSQL, Redis and RabbitMQ itself, after its own imports.
+
+mafa starts the apps while those boot (compose.yaml's `x-mafa-start-early`): the interpreter, the
+imports and gunicorn's fork then overlap the broker's boot instead of following it. gunicorn's
+worker serves nothing until this returns, so the health check passes only with every dependency
+reachable: the same meaning as when the apps started after their dependencies were healthy.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import partial
+
+from mafa_cli.services.amqp import broker_reachable
+from mafa_cli.services.db import Database
+from mafa_cli.services.policy import wait_for
+from mafa_cli.services.sessions import SessionCounts
+from mafa_cli.services.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def wait_for_dependencies(settings: ServiceSettings, db: Database, sessions: SessionCounts) -> None:
+    """Return once all three answer; DependencyTimeout after settings.startup_timeout_s."""
+    started = time.monotonic()
+    for what, answers in (
+        ("PostgreSQL", db.reachable),
+        ("Redis", sessions.ping),
+        ("RabbitMQ", partial(broker_reachable, settings)),
+    ):
+        left = settings.startup_timeout_s - (time.monotonic() - started)
+        wait_for(what, answers, max(left, 0.0))
+    log.info("dependencies answer (%.1fs after the app's start)", time.monotonic() - started)
