@@ -487,9 +487,11 @@ class DockerEngine:
             ) from None
 
     def stop_and_remove(self, container_id: str, grace_s: float) -> None:
-        """SIGTERM, `grace_s` to finish (receivers requeue in-flight work), then remove."""
-        with contextlib.suppress(docker.errors.NotFound):
-            self._api.stop(container_id, timeout=int(grace_s))
+        """SIGTERM, `grace_s` to finish (receivers requeue in-flight work), then remove. With no
+        grace at all, one call: the engine kills and removes (a stop first only waits)."""
+        if grace_s > 0:
+            with contextlib.suppress(docker.errors.NotFound):
+                self._api.stop(container_id, timeout=int(grace_s))
         with contextlib.suppress(docker.errors.NotFound):
             self._api.remove_container(container_id, force=True, v=False)
 
