@@ -10,8 +10,9 @@ from no containers and no volumes to every service answering, 2 senders + 3 rece
 - docker-compose: until every container reports healthy (compose v1 has no `--wait`; this is the
   earliest moment a compose user can know) and the balancer serves the sender page.
 Scale: `mafa scale --receivers 6` until the work queue has every new receiver's consumers.
-Smoke: `mafa smoke` with its defaults, the whole command. Prints each run and the medians; the
-ratio is of medians taken in the same run (the machine is noisy: compare ratios, not times).
+Smoke: `mafa smoke` with its defaults, the whole command. Prints each run (with the host's load
+average after it) and the medians; the ratio is of medians taken in the same run (the machine is
+noisy: compare ratios, not times).
 """
 
 from __future__ import annotations
@@ -157,7 +158,11 @@ def main() -> None:
             started = time.monotonic()
             checked(mafa(state, "smoke", "-p", "benchsmoke", "--port", "18993"))
             results["mafa smoke"].append(time.monotonic() - started)
-        print(f"run {run}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in results.items()))
+        load = "/".join(f"{x:.0f}" for x in os.getloadavg())
+        print(
+            f"run {run}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in results.items()),
+            f"(load average {load})",
+        )
         sys.stdout.flush()
     print("medians (warm images):")
     for name, values_s in results.items():
