@@ -7,10 +7,16 @@ socket in a host directory (no TCP port, so no unauthenticated API on any networ
 the offline base plus Debian's docker.io (compose/offline/engine.Dockerfile); images reach the
 inner engine by `docker save | docker load` through the two APIs.
 
-Tests use it through a pytest fixture; people through
+A Swarm on one machine is three of them on one user bridge network (1 manager, 2 workers,
+made afresh each time: a node container made again gets a new address, which breaks a Swarm),
+plus a registry from the offline set (Debian's docker-registry) on that network, which every
+node trusts over plain HTTP (--insecure-registry) and nothing outside the network reaches.
+
+Tests use them through pytest fixtures; people through
     python -m mafa_cli.engine_lab start NAME [--image REF ...]   (prints the DOCKER_HOST to use)
     python -m mafa_cli.engine_lab stop NAME
-Several can run at once (the nodes of a Swarm on one machine).
+    python -m mafa_cli.engine_lab swarm start NAME [--image REF ...]   (DOCKER_HOST: the manager)
+    python -m mafa_cli.engine_lab swarm stop NAME
 """
 
 from __future__ import annotations
@@ -21,16 +27,22 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from mafa_cli import resources
 from mafa_cli.engine.local import DockerEngine
+from mafa_cli.engine.swarm import Node, SwarmEngine
 from mafa_cli.errors import EngineError, MafaError
 from mafa_cli.stack import build_context
 
 IMAGE = "mafa-offline/engine:bookworm"
 BASE = "mafa-offline/base:bookworm"
+REGISTRY_IMAGE = "mafa-offline/registry:2"
+REGISTRY_PORT = 5000
+SWARM_NODES = 3  # node 1 the manager, the others workers
+DOCKERD = ("dockerd", "--host", "unix:///run/engine/docker.sock", "--storage-driver", "overlay2")
 CONTEXT_LABEL = "org.mafa.context-hash"
 LAB_LABEL = "org.mafa.engine-lab"
 START_TIMEOUT_S = 90.0
@@ -90,6 +102,7 @@ def start(
     host: DockerEngine | None = None,
     on_line: Callable[[str], None] = lambda _line: None,
     network: str | None = None,
+    dockerd_args: Sequence[str] = (),
 ) -> EngineLab:
     """A fresh engine named `name`, with `images` copied in from the host's engine."""
     host = host or DockerEngine.connect()
@@ -104,6 +117,7 @@ def start(
         f"{container_name(name)}-data",
         {LAB_LABEL: name},
         network,
+        command=(*DOCKERD, *dockerd_args) if dockerd_args else None,
     )
     lab = EngineLab(name, container, sockets)
     try:
@@ -140,10 +154,107 @@ def stop(name: str, host: DockerEngine | None = None) -> None:
     shutil.rmtree(socket_dir(name), ignore_errors=True)
 
 
+# A Swarm on one machine ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SwarmLab:
+    name: str
+    nodes: tuple[EngineLab, ...]  # the manager first
+    registry: str  # HOST:PORT, as every node (and `mafa up --registry`) names it
+
+    @property
+    def manager(self) -> EngineLab:
+        return self.nodes[0]
+
+    @property
+    def docker_host(self) -> str:
+        return self.manager.docker_host
+
+    def node_list(self) -> list[Node]:
+        """The Swarm's own node listing, from the manager."""
+        return SwarmEngine.connect(self.docker_host).nodes()
+
+
+def lab_network(name: str) -> str:
+    return f"mafa-lab-{name}"
+
+
+def registry_container(name: str) -> str:
+    return f"mafa-registry-{name}"
+
+
+def node_name(name: str, number: int) -> str:
+    return f"{name}-{number}"
+
+
+def start_swarm(
+    name: str,
+    images: Sequence[str] = (),
+    host: DockerEngine | None = None,
+    on_line: Callable[[str], None] = lambda _line: None,
+) -> SwarmLab:
+    """A fresh 3-node Swarm named `name` with its registry; `images` copied into every node."""
+    host = host or DockerEngine.connect()
+    if host.image_id(REGISTRY_IMAGE) is None:
+        raise MafaError(
+            f"{REGISTRY_IMAGE} is missing", hint="build the offline image set: `mafa images`"
+        )
+    ensure_image(host, on_line)  # once, before the nodes start at the same time
+    network = lab_network(name)
+    registry = f"{registry_container(name)}:{REGISTRY_PORT}"
+    try:
+        host.create_lab_network(network, {LAB_LABEL: name})
+        host.run_lab_container(registry_container(name), REGISTRY_IMAGE, network, {LAB_LABEL: name})
+        on_line(f"starting {SWARM_NODES} engines on {network}")
+        with ThreadPoolExecutor(SWARM_NODES) as pool:
+            started = [
+                pool.submit(
+                    start,
+                    node_name(name, number),
+                    images,
+                    host,
+                    on_line,
+                    network,
+                    ("--insecure-registry", registry),
+                )
+                for number in range(1, SWARM_NODES + 1)
+            ]
+            nodes = tuple(future.result() for future in started)
+        addresses = [host.container_address(node.container, network) for node in nodes]
+        manager = SwarmEngine.connect(nodes[0].docker_host)
+        manager.init_swarm(addresses[0])
+        token = manager.worker_token()
+        for node, address in zip(nodes[1:], addresses[1:], strict=True):
+            SwarmEngine.connect(node.docker_host).join_swarm(addresses[:1], token, address)
+        on_line(f"Swarm {name}: manager {container_name(nodes[0].name)}, registry {registry}")
+    except BaseException:
+        stop_swarm(name, host)
+        raise
+    return SwarmLab(name, nodes, registry)
+
+
+def stop_swarm(name: str, host: DockerEngine | None = None) -> None:
+    """Removes the nodes, the registry (with its images) and the network, whatever exists."""
+    host = host or DockerEngine.connect()
+    for number in range(1, SWARM_NODES + 1):
+        stop(node_name(name, number), host)
+    host.remove_container(registry_container(name), volumes=True)
+    host.remove_network(lab_network(name))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mafa_cli.engine_lab", description=__doc__)
-    parser.add_argument("action", choices=("start", "stop"))
-    parser.add_argument("name", help="a name for the engine (its container: mafa-engine-NAME)")
+    parser = argparse.ArgumentParser(
+        prog="python -m mafa_cli.engine_lab",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "words",
+        nargs="+",
+        metavar="[swarm] {start,stop} NAME",
+        help="start or stop an engine (or, after `swarm`, a 3-node Swarm) called NAME",
+    )
     parser.add_argument(
         "--image",
         action="append",
@@ -151,18 +262,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="an image to copy in (repeatable; default: the offline image set)",
     )
     options = parser.parse_args(argv)
+    swarm = options.words[0] == "swarm"
+    words = options.words[1:] if swarm else options.words
+    if len(words) != 2 or words[0] not in ("start", "stop"):
+        parser.error("expected: [swarm] start NAME, or [swarm] stop NAME")
+    action, name = words
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    images = options.image if options.image is not None else list(OFFLINE_IMAGES)
     try:
-        if options.action == "stop":
-            stop(options.name)
+        if action == "stop":
+            (stop_swarm if swarm else stop)(name)
             return 0
-        images = options.image if options.image is not None else list(OFFLINE_IMAGES)
-        lab = start(options.name, images, on_line=lambda line: print(line, file=sys.stderr))
+        if swarm:
+            lab = start_swarm(name, images, on_line=progress)
+            print(f"export DOCKER_HOST={lab.docker_host}")
+            print(f"# registry for `mafa up --swarm --registry`: {lab.registry}")
+            return 0
+        engine = start(name, images, on_line=progress)
     except MafaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return 1
-    print(f"export DOCKER_HOST={lab.docker_host}")
+    print(f"export DOCKER_HOST={engine.docker_host}")
     return 0
 
 

@@ -56,6 +56,7 @@ build postgres:15 postgres.Dockerfile
 build redis:7 redis.Dockerfile
 build haproxy:2.6 haproxy.Dockerfile
 build python:3.11-slim-bookworm python.Dockerfile
+build registry:2 registry.Dockerfile
 log "done: $(docker images --format '{{.Repository}}:{{.Tag}}' "$ns/*" | tr '\n' ' ')"
 
 # Python wheels for the app image, so it builds with `PIP_ARGS=--no-index` (no package index

@@ -14,7 +14,7 @@ import socket
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import docker
 import docker.errors
@@ -62,7 +62,7 @@ class DockerEngine:
         self._api_version: str | None = None
 
     @classmethod
-    def connect(cls, base_url: str | None = None) -> DockerEngine:
+    def connect(cls, base_url: str | None = None) -> Self:
         """The engine DOCKER_HOST names (or the local socket); `base_url` names another."""
         try:
             client = (
@@ -200,11 +200,13 @@ class DockerEngine:
         data_volume: str,
         labels: dict[str, str],
         network: str | None = None,
+        command: Sequence[str] | None = None,
     ) -> str:
         """A container running a Docker engine, with the flags that work without --privileged
         (docs: ../shared/docker-here.md): every capability but SYS_RESOURCE, no seccomp or
         AppArmor profile, its own cgroup namespace, /var/lib/docker on a volume, and the host
-        directory `socket_dir` at /run/engine (where it puts its socket)."""
+        directory `socket_dir` at /run/engine (where it puts its socket). `command` replaces
+        the image's dockerd command line (a Swarm node's --insecure-registry)."""
         host_config = self._api.create_host_config(
             cap_add=["ALL"],
             cap_drop=["SYS_RESOURCE"],
@@ -220,24 +222,63 @@ class DockerEngine:
         # (docker-py has no parameter for them): /proc and /sys paths unmasked and writable.
         host_config["MaskedPaths"] = []
         host_config["ReadonlyPaths"] = []
+        return self._run(name, image, labels, host_config, command)
+
+    def run_lab_container(self, name: str, image: str, network: str, labels: dict[str, str]) -> str:
+        """A plain container on `network`, no port published (the lab's registry: only the lab's
+        engines, on that network, reach it)."""
+        host_config = self._api.create_host_config(network_mode=network)
+        return self._run(name, image, labels, host_config)
+
+    def _run(
+        self,
+        name: str,
+        image: str,
+        labels: dict[str, str],
+        host_config: dict[str, Any],
+        command: Sequence[str] | None = None,
+    ) -> str:
+        """Creates and starts a container of the engine lab (its host name: its name)."""
         try:
             created = self._api.create_container(
-                image=image, name=name, hostname=name, labels=labels, host_config=host_config
+                image=image,
+                name=name,
+                hostname=name,
+                labels=labels,
+                host_config=host_config,
+                command=list(command) if command else None,
             )
         except docker.errors.APIError as exc:
-            if exc.status_code == 409:
-                raise Conflict(
-                    f"a container named {name} already exists",
-                    hint="stop that engine first, or choose another name",
-                ) from None
-            raise MafaError(f"cannot create {name}: {exc.explanation or exc}") from None
+            raise _create_error(name, exc) from None
         container_id = str(created["Id"])
         self.start(container_id, name)
         return container_id
 
-    def remove_container(self, name: str) -> None:
+    def create_lab_network(self, name: str, labels: dict[str, str]) -> str:
+        """A user bridge network (its embedded DNS resolves the container names on it)."""
+        try:
+            created = self._api.create_network(
+                name, driver="bridge", check_duplicate=True, labels=labels
+            )
+        except docker.errors.APIError as exc:
+            raise _create_error(name, exc) from None
+        return str(created["Id"])
+
+    def container_address(self, name: str, network: str) -> str:
+        """The container's address on `network` (for a Swarm node to advertise)."""
+        try:
+            data = self._api.inspect_container(name)
+        except docker.errors.NotFound:
+            raise NotFound(f"no container {name}") from None
+        address = (data["NetworkSettings"].get("Networks") or {}).get(network, {}).get("IPAddress")
+        if not address:
+            raise MafaError(f"{name} has no address on {network}")
+        return str(address)
+
+    def remove_container(self, name: str, volumes: bool = False) -> None:
+        """Removes it if it exists; its anonymous volumes too with `volumes`."""
         with contextlib.suppress(docker.errors.NotFound):
-            self._api.remove_container(name, force=True, v=False)
+            self._api.remove_container(name, force=True, v=volumes)
 
     def pull(self, reference: str) -> str:
         try:
@@ -539,6 +580,16 @@ class DockerEngine:
                 yield pending.decode("utf-8", errors="replace")
         except docker.errors.NotFound:
             raise NotFound(f"container {container_id[:12]} is gone") from None
+
+
+def _create_error(name: str, exc: docker.errors.APIError) -> MafaError:
+    if exc.status_code == 409:
+        return Conflict(
+            f"{name} already exists",
+            hint="stop what made it first (`python -m mafa_cli.engine_lab stop ...`), "
+            "or choose another name",
+        )
+    return MafaError(f"cannot create {name}: {exc.explanation or exc}")
 
 
 def _parse_time(value: str) -> datetime | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mafa_cli import engine_lab
-from mafa_cli.engine_lab import EngineLab
+from mafa_cli.engine_lab import EngineLab, SwarmLab
 from tests.integration.stack import ComposeStack, mafa_stack
 
 
@@ -104,3 +104,15 @@ def make_engine() -> Iterator[Callable[..., EngineLab]]:
 def engine_in_container(make_engine: Callable[..., EngineLab]) -> EngineLab:
     """One such engine with the offline image set loaded."""
     return make_engine()
+
+
+@pytest.fixture(scope="session")
+def swarm_lab() -> Iterator[SwarmLab]:
+    """A 3-node Swarm on this machine (mafa_cli/engine_lab.py: 1 manager, 2 workers, each an
+    engine in a container, with the offline image set) and its registry; one per session (the
+    lab is heavy on 2 cores), removed at the end."""
+    name = f"s{uuid.uuid4().hex[:6]}"
+    try:
+        yield engine_lab.start_swarm(name, engine_lab.OFFLINE_IMAGES)
+    finally:
+        engine_lab.stop_swarm(name)

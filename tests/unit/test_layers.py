@@ -61,7 +61,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 LIBRARY_HOMES = {
     "typer": {"mafa_cli.cli", "mafa_cli.options"},
-    "docker": {"mafa_cli.engine.local"},
+    # One engine (containers) and a Swarm manager (services, nodes): the two engine modules.
+    "docker": {"mafa_cli.engine.local", "mafa_cli.engine.swarm"},
     "requests": {"mafa_cli.http_client"},
     "rich": {"mafa_cli.ui"},
     "textual": {"mafa_cli.watch.app"},
