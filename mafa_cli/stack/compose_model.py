@@ -12,6 +12,8 @@ subset does not cover is refused by name and line, never silently ignored. The s
                  hostname, stop_grace_period,
                  x-mafa-start-early (mafa's own: see Service.start_early; other x-* are ignored,
                  as Compose ignores them)
+                 deploy (endpoint_mode, placement: constraints, preferences [spread]): used on a
+                 Swarm only (engine/swarm.py); one engine ignores it, as `docker compose` does
     variables:   $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $$
 
 The only module that imports yaml.
@@ -45,7 +47,10 @@ SERVICE_KEYS = {
     "restart",
     "hostname",
     "stop_grace_period",
+    "deploy",
 }
+DEPLOY_KEYS = {"endpoint_mode", "placement"}
+PLACEMENT_KEYS = {"constraints", "preferences"}
 BUILD_KEYS = {"context", "dockerfile", "args"}
 HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "start_interval"}
 CONDITIONS = {"service_started", "service_healthy"}
@@ -93,6 +98,15 @@ class Build:
 
 
 @dataclass(frozen=True)
+class Deploy:
+    """Where and how a service's tasks run on a Swarm."""
+
+    endpoint_mode: str = "vip"  # dnsrr: the service name resolves to every task's address
+    constraints: tuple[str, ...] = ()  # "node.role == manager"
+    spread: tuple[str, ...] = ()  # placement preferences: spread tasks over node.id, ...
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     image: str
@@ -111,11 +125,15 @@ class Service:
     # and probes it once they answer. docker-compose, which does not know the key, keeps
     # following depends_on.
     start_early: bool = False
+    deploy: Deploy = Deploy()
 
     def config_hash(self, image_id: str) -> str:
         """What decides whether a running container is still what the file asks for: its whole
-        definition and the image it runs (a rebuilt image changes it)."""
-        blob = json.dumps({"service": asdict(self), "image_id": image_id}, sort_keys=True)
+        definition and the image it runs (a rebuilt image changes it). Not `deploy`: a Swarm's
+        placement means nothing to one engine's container."""
+        definition = asdict(self)
+        del definition["deploy"]
+        blob = json.dumps({"service": definition, "image_id": image_id}, sort_keys=True)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -355,6 +373,36 @@ def _service(
             spec.get("stop_grace_period", "10s"), f"{name}: {where}"
         ),
         start_early=start_early,
+        deploy=_deploy(spec.get("deploy") or {}, f"{name}: {where}.deploy", lines, where),
+    )
+
+
+def _deploy(spec: Any, where: str, lines: _Lines, path: str) -> Deploy:
+    def keys(value: Any, allowed: set[str], at: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {lines.at(at)} must be a mapping")
+        for key in value:
+            if key not in allowed:
+                raise UnsupportedKey(
+                    f"{where}: unsupported key {lines.at(f'{at}.{key}')}",
+                    hint=f"mafa applies these: {', '.join(sorted(allowed))}",
+                )
+        return value
+
+    deploy = keys(spec, DEPLOY_KEYS, f"{path}.deploy")
+    placement = keys(deploy.get("placement") or {}, PLACEMENT_KEYS, f"{path}.deploy.placement")
+    mode = str(deploy.get("endpoint_mode", "vip"))
+    if mode not in ("vip", "dnsrr"):
+        raise ConfigError(f"{where}: endpoint_mode is vip or dnsrr, not {mode!r}")
+    spread = []
+    for preference in placement.get("preferences") or []:
+        if not isinstance(preference, dict) or set(preference) != {"spread"}:
+            raise UnsupportedKey(f"{where}: placement preferences are `- spread: <label>` only")
+        spread.append(str(preference["spread"]))
+    return Deploy(
+        endpoint_mode=mode,
+        constraints=tuple(str(c) for c in placement.get("constraints") or []),
+        spread=tuple(spread),
     )
 
 

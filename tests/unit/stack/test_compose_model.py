@@ -1,5 +1,6 @@
 """The compose subset: the shipped file parses; what is outside the subset is refused by name."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,10 @@ def test_config_hash_follows_the_definition_and_the_image() -> None:
             "      test: [CMD, t]\n      disable: true\n",
             "services.a.healthcheck.disable (line 6)",
         ),
+        (
+            "services:\n  a:\n    image: x\n    deploy:\n      replicas: 2\n",
+            "services.a.deploy.replicas (line 5)",
+        ),
     ],
 )
 def test_unsupported_keys_are_named_with_their_line(text: str, message: str) -> None:
@@ -86,6 +91,7 @@ def test_unsupported_keys_are_named_with_their_line(text: str, message: str) -> 
         ("services:\n  a:\n    image: x\n    restart: sometimes\n", "unknown policy"),
         ("services:\n  a:\n    image: x\n    command: run it\n", "must be a list"),
         ("services:\n  a: [\n", "not valid YAML"),
+        ("services:\n  a:\n    image: x\n    deploy: {endpoint_mode: ipvs}\n", "vip or dnsrr"),
     ],
 )
 def test_malformed_files_are_refused_with_a_reason(text: str, message: str) -> None:
@@ -150,3 +156,16 @@ def test_start_early_must_be_a_boolean_and_other_extensions_are_ignored() -> Non
         parse("services:\n  a:\n    image: x\n    x-mafa-start-early: yes please\n", {}, Path("/t"))
     model = parse("services:\n  a:\n    image: x\n    x-note: anything\n", {}, Path("/t"))
     assert not model.services["a"].start_early
+def test_deploy_keys_say_where_tasks_go_on_a_swarm_and_leave_one_engine_alone() -> None:
+    model = load(default_compose_file(), SECRETS)
+    for name in ("rabbitmq", "postgres", "redis", "haproxy"):
+        deploy = model.services[name].deploy
+        assert deploy.constraints == ("node.role == manager",), name
+        assert deploy.endpoint_mode == "dnsrr"
+    for name in ("sender", "receiver"):
+        assert model.services[name].deploy.spread == ("node.id",)
+        assert model.services[name].deploy.constraints == ()
+    # A container on one engine does not change when only its Swarm placement does.
+    sender = model.services["sender"]
+    moved = replace(sender, deploy=replace(sender.deploy, constraints=("node.role == worker",)))
+    assert moved.config_hash("img") == sender.config_hash("img")
