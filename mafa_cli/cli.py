@@ -205,6 +205,19 @@ def up(
         Path | None, typer.Option(help="With --tls: the unencrypted key of --tls-cert (PEM).")
     ] = None,
     as_json: AsJson = False,
+    swarm: Annotated[
+        bool,
+        typer.Option(
+            "--swarm", help="As services on the Swarm whose manager is DOCKER_HOST (kept)."
+        ),
+    ] = False,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOST:PORT",
+            help="With --swarm: push the images the nodes need here, which they pull from.",
+        ),
+    ] = None,
 ) -> None:
     """Bring the stack up, or change it to match (only what differs changes).
 
@@ -234,6 +247,8 @@ def up(
             tls=tls,
             tls_cert=None if tls_cert is None else str(tls_cert.resolve()),
             tls_key=None if tls_key is None else str(tls_key.resolve()),
+            swarm=swarm,
+            registry=registry,
         )
         if bind != LOOPBACK:
             ui.error_console().print(

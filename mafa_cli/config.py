@@ -21,6 +21,7 @@ from mafa_cli.errors import ConfigError, UsageError
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 MAX_REPLICAS = 32  # HAProxy's server-template holds 32 of each (compose/haproxy/haproxy.cfg)
 LOOPBACK = "127.0.0.1"
+_REGISTRY = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*:[0-9]{1,5}")  # HOST:PORT
 BALANCER = "haproxy"  # the service people reach; the one that terminates TLS
 # Where `mafa up --tls` puts the certificate and key in the balancer's container (through the
 # engine's API, never an image or an environment variable); haproxy.cfg reads MAFA_TLS_CERT.
@@ -168,6 +169,8 @@ class UpSettings:
     tls: bool = False  # HTTPS on the balancer (stack/tls.py makes the certificate)
     tls_cert: str | None = None  # the user's own certificate and key instead (PEM files)
     tls_key: str | None = None
+    swarm: bool = False  # services on the Swarm whose manager is the engine (stack/swarm_ops.py)
+    registry: str | None = None  # HOST:PORT the Swarm's nodes pull the pushed images from
 
     def __post_init__(self) -> None:
         check_project(self.project)
@@ -201,6 +204,14 @@ class UpSettings:
         for flag, file in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
             if file is not None and not Path(file).is_file():
                 raise UsageError(f"{flag} {file}: no such file", hint="give a PEM file")
+        if self.registry is not None and not self.swarm:
+            raise UsageError("--registry needs --swarm", hint="add --swarm")
+        if self.registry is not None and not _REGISTRY.fullmatch(self.registry):
+            raise UsageError(
+                f"--registry {self.registry!r} is not HOST:PORT", hint="e.g. --registry reg:5000"
+            )
+        if self.swarm and self.tls:
+            raise UsageError("--tls is not available with --swarm yet", hint="leave out --tls")
         if not self.compose_file.is_file():
             what = "is not a file" if self.compose_file.exists() else "not found"
             raise ConfigError(

@@ -125,6 +125,8 @@ def _uptime(seconds: float | None) -> str:
 
 
 def status_table(project: str, rows: list[StatusRow]) -> Table:
+    if any(row.node for row in rows):
+        return _task_table(project, rows)
     table = Table(title=f"project {project}", title_justify="left")
     for column in ("service", "#", "container", "state", "health", "ports", "up"):
         table.add_column(column, justify="right" if column in ("#", "up") else "left")
@@ -138,6 +140,25 @@ def status_table(project: str, rows: list[StatusRow]) -> Table:
             Text(row.state, style=style),
             Text(health, style=style),
             ", ".join(row.ports) or "-",
+            _uptime(row.uptime_s),
+        )
+    return table
+
+
+def _task_table(project: str, rows: list[StatusRow]) -> Table:
+    """A stack on a Swarm: its tasks per node, what each should be doing and why it is not."""
+    table = Table(title=f"project {project} (Swarm tasks)", title_justify="left")
+    for column in ("service", "#", "node", "state", "desired", "error", "up"):
+        table.add_column(column, justify="right" if column in ("#", "up") else "left")
+    for row in sorted(rows, key=lambda r: (r.node or "", r.service, r.number)):
+        style = "green" if row.state == row.desired_state else "red"
+        table.add_row(
+            row.service,
+            str(row.number),
+            Text(row.node or "-", style=node_colour(row.node or "")),
+            Text(row.state, style=style),
+            row.desired_state or "-",
+            Text(row.error or "-", style="red" if row.error else ""),
             _uptime(row.uptime_s),
         )
     return table

@@ -294,6 +294,24 @@ class DockerEngine:
             raise MafaError(f"{reference} was pulled but cannot be found")
         return image
 
+    def push(self, reference: str, registry: str) -> str:
+        """Tags the image as `registry`/`reference` and pushes it there; the name every node
+        then pulls it by."""
+        target = f"{registry}/{reference}"
+        repository, _, tag = target.rpartition(":")
+        try:
+            self._api.tag(reference, repository, tag)
+            for status in self._api.push(repository, tag, stream=True, decode=True):
+                if "error" in status:
+                    raise MafaError(
+                        f"cannot push {target}: {status['error']}",
+                        hint="is the registry running, and trusted by this engine "
+                        "(insecure-registries, for plain HTTP)?",
+                    )
+        except docker.errors.APIError as exc:
+            raise MafaError(f"cannot push {target}: {exc.explanation or exc}") from None
+        return target
+
     # networks and volumes --------------------------------------------------------------------
 
     def ensure_network(self, project: str) -> str:
@@ -362,7 +380,7 @@ class DockerEngine:
             config_hash=labels.get(CONFIG_HASH, ""),
             state=state.get("Status", "unknown"),
             health=(state.get("Health") or {}).get("Status"),
-            started_at=_parse_time(started) if state.get("Running") else None,
+            started_at=parse_time(started) if state.get("Running") else None,
             ports=tuple(sorted(ports)),
             ip=ip,
         )
@@ -592,7 +610,7 @@ def _create_error(name: str, exc: docker.errors.APIError) -> MafaError:
     return MafaError(f"cannot create {name}: {exc.explanation or exc}")
 
 
-def _parse_time(value: str) -> datetime | None:
+def parse_time(value: str) -> datetime | None:
     # Docker gives nanoseconds (2026-11-29T17:11:02.123456789Z); Python takes microseconds.
     if not value or value.startswith("0001-"):
         return None

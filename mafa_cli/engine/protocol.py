@@ -31,6 +31,7 @@ class Replica:
     started_at: datetime | None
     ports: tuple[str, ...]  # "127.0.0.1:8080->8080/tcp"
     ip: str | None
+    node: str | None = None  # the Swarm node it runs on (None on one engine)
 
     @property
     def ready(self) -> bool:
@@ -132,8 +133,11 @@ class Engine(Protocol):
 
 
 def connect_engine() -> Engine:
-    """The engine of this environment (DOCKER_HOST or the local socket). Imported here, not at
-    the top: the Docker SDK costs a tenth of a second and `mafa --help` needs none of it."""
-    from mafa_cli.engine.local import DockerEngine
+    """The engine of this environment (DOCKER_HOST or the local socket): a Swarm manager's
+    engine lists a project deployed as services by their tasks (engine/swarm.py). Imported
+    here, not at the top: the Docker SDK costs a tenth of a second and `mafa --help` needs none
+    of it."""
+    from mafa_cli.engine.swarm import SwarmEngine
 
-    return DockerEngine.connect()
+    engine = SwarmEngine.connect()
+    return engine if engine.is_manager() else engine.as_one_engine()

@@ -6,15 +6,21 @@ becomes (services, tasks, an overlay network, secrets).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import docker.errors
+import docker.types
 
-from mafa_cli.engine.local import DockerEngine
+from mafa_cli.engine.local import DockerEngine, parse_time
+from mafa_cli.engine.protocol import Replica
 from mafa_cli.errors import MafaError
+from mafa_cli.stack.compose_model import Healthcheck
+from mafa_cli.stack.swarm_spec import NAMESPACE, ServiceSpec
 
 SWARM_PORT = 2377
+NANOS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -87,3 +93,209 @@ class SwarmEngine(DockerEngine):
             for n in found
         ]
         return sorted(nodes, key=lambda n: (n.role != "manager", n.hostname))
+
+    def as_one_engine(self) -> DockerEngine:
+        """The same engine, without the Swarm's view (one that is no Swarm manager)."""
+        return DockerEngine(self._client)
+
+    def is_manager(self) -> bool:
+        try:
+            swarm = self._client.info().get("Swarm") or {}
+        except docker.errors.APIError:
+            return False
+        return bool(swarm.get("ControlAvailable"))
+
+    # a stack as services -----------------------------------------------------------------------
+
+    def ensure_overlay(self, project: str, name: str) -> str:
+        """The stack's network: overlay (it spans the nodes), attachable (a one-off container
+        such as a locust worker can join it)."""
+        if not self._api.networks(names=[name]):
+            self._api.create_network(
+                name,
+                driver="overlay",
+                attachable=True,
+                check_duplicate=True,
+                labels={NAMESPACE: project, "com.docker.stack.network": "default"},
+            )
+        return name
+
+    def stack_services(self, project: str) -> dict[str, str]:
+        """Compose service name -> Swarm service id, for the project's services."""
+        found = self._api.services(filters={"label": f"{NAMESPACE}={project}"})
+        return {str(s["Spec"]["Name"]).removeprefix(f"{project}_"): str(s["ID"]) for s in found}
+
+    def deploy(self, spec: ServiceSpec, network: str, healthcheck: Healthcheck | None) -> None:
+        """Creates the service, or, when it exists, sets its replica count (a live scale: the
+        rest of a running service is left as it is)."""
+        existing = self.stack_services(dict(spec.labels)[NAMESPACE]).get(spec.service)
+        mode = docker.types.ServiceMode("replicated", replicas=spec.replicas)
+        try:
+            if existing is not None:
+                current = self._api.inspect_service(existing)
+                self._api.update_service(
+                    existing, current["Version"]["Index"], mode=mode, fetch_current_spec=True
+                )
+                return
+            self._api.create_service(
+                self._task_template(spec, network, healthcheck),
+                name=spec.name,
+                labels=dict(spec.labels),
+                mode=mode,
+                endpoint_spec=docker.types.EndpointSpec(
+                    mode=spec.endpoint_mode,
+                    ports=[
+                        {
+                            "Protocol": "tcp",
+                            "PublishedPort": p.published,
+                            "TargetPort": p.target,
+                            "PublishMode": p.mode,
+                        }
+                        for p in spec.ports
+                    ]
+                    or None,
+                ),
+            )
+        except docker.errors.APIError as exc:
+            raise MafaError(
+                f"cannot deploy {spec.name}: {exc.explanation or exc}",
+                hint="is DOCKER_HOST a Swarm manager? (`docker node ls` answers on one)",
+            ) from None
+
+    def _task_template(
+        self, spec: ServiceSpec, network: str, healthcheck: Healthcheck | None
+    ) -> docker.types.TaskTemplate:
+        health = None
+        if healthcheck is not None:
+            health = docker.types.Healthcheck(
+                test=list(healthcheck.test),
+                interval=int(healthcheck.interval_s * NANOS),
+                timeout=int(healthcheck.timeout_s * NANOS),
+                retries=healthcheck.retries,
+                start_period=int(healthcheck.start_period_s * NANOS),
+            )
+        container = docker.types.ContainerSpec(
+            spec.image,
+            command=list(spec.command) if spec.command else None,
+            hostname=spec.hostname,
+            env=dict(spec.environment),
+            labels=dict(spec.labels),
+            mounts=[
+                docker.types.Mount(m.target, m.source, type="volume", read_only=m.read_only)
+                for m in spec.mounts
+            ],
+            stop_grace_period=int(spec.stop_grace_period_s * NANOS),
+            healthcheck=health,
+        )
+        return docker.types.TaskTemplate(
+            container,
+            restart_policy=docker.types.RestartPolicy(condition="any", delay=NANOS),
+            placement=docker.types.Placement(
+                constraints=list(spec.constraints) or None,
+                preferences=[("spread", label) for label in spec.spread] or None,
+            ),
+            # The compose name as an alias: `sender`, `postgres` resolve as on one engine.
+            networks=[docker.types.NetworkAttachmentConfig(network, aliases=[spec.service])],
+        )
+
+    def remove_when_unused(self, kind: str, name: str) -> bool:
+        """Removes the network or volume `name` (kind "network" or "volume"); False while
+        something still uses it (the engine refuses), True once it is gone."""
+        remove = self._api.remove_network if kind == "network" else self._api.remove_volume
+        try:
+            remove(name)
+        except docker.errors.NotFound:
+            return True
+        except docker.errors.APIError:
+            return False
+        return True
+
+    def service_logs(self, service_id: str, tail: int) -> list[str]:
+        """The service's log: every task's output, gathered by the manager from all nodes."""
+        try:
+            stream = self._api.service_logs(
+                service_id, stdout=True, stderr=True, tail=tail, follow=False
+            )
+            pending = b"".join(stream)
+        except docker.errors.APIError as exc:
+            raise MafaError(
+                f"cannot read the log of {service_id[:12]}: {exc.explanation}"
+            ) from None
+        return pending.decode("utf-8", errors="replace").splitlines()
+
+    def remove_service(self, service_id: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self._api.remove_service(service_id)
+
+    def tasks(self, project: str, service: str | None = None) -> list[Task]:
+        """The tasks of the project's services (or one), by service then slot; the ones meant
+        to run and the last few that ended (their error says why)."""
+        services = self.stack_services(project)
+        names = {v: k for k, v in services.items() if service is None or k == service}
+        nodes = {n.id: n.hostname for n in self.nodes()}
+        found: list[Task] = []
+        for service_id, name in names.items():
+            for t in self._api.tasks(filters={"service": service_id}):
+                status = t.get("Status") or {}
+                container = (status.get("ContainerStatus") or {}).get("ContainerID")
+                addresses = [
+                    a.split("/")[0]
+                    for attachment in t.get("NetworksAttachments") or []
+                    if not attachment["Network"]["Spec"].get("Ingress")
+                    for a in attachment.get("Addresses") or []
+                ]
+                found.append(
+                    Task(
+                        id=str(t["ID"]),
+                        service=name,
+                        slot=int(t.get("Slot") or 0),
+                        node=nodes.get(str(t.get("NodeID", "")), ""),
+                        state=str(status.get("State", "unknown")),
+                        desired_state=str(t.get("DesiredState", "")),
+                        error=str(status.get("Err", "")),
+                        container_id=str(container) if container else None,
+                        address=addresses[0] if addresses else None,
+                        since=str(status.get("Timestamp", "")),
+                    )
+                )
+        return sorted(found, key=lambda t: (t.service, t.slot, t.desired_state != "running"))
+
+    def replicas(self, project: str, service: str | None = None) -> list[Replica]:
+        """A project deployed as services: one replica per task meant to run (a task on
+        this node is its container, which the CLI can exec in; a task on another node only
+        its id). Any other project: its containers, as on one engine."""
+        if not self.stack_services(project):
+            return super().replicas(project, service)
+        return [
+            Replica(
+                id=t.container_id or t.id,
+                name=f"{project}_{t.service}.{t.slot}",
+                service=t.service,
+                number=t.slot,
+                config_hash="",
+                # A task is running once its health check passes (Swarm holds it in
+                # "starting" until then).
+                state=t.state,
+                health=None,
+                started_at=parse_time(t.since) if t.state == "running" else None,
+                ports=(),
+                ip=t.address,
+                node=t.node,
+            )
+            for t in self.tasks(project, service)
+            if t.desired_state == "running"
+        ]
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    service: str
+    slot: int
+    node: str  # its host name
+    state: str  # new, pending, assigned, preparing, starting, running, failed, shutdown, ...
+    desired_state: str  # running, shutdown
+    error: str
+    container_id: str | None
+    address: str | None
+    since: str

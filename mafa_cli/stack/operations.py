@@ -19,9 +19,11 @@ from functools import partial
 from pathlib import Path
 
 from mafa_cli.config import BALANCER, BALANCER_PEM, ImageSet, UpSettings, check_replicas
+from mafa_cli.engine.local import parse_time
 from mafa_cli.engine.protocol import Engine, Replica, connect_engine
+from mafa_cli.engine.swarm import SwarmEngine
 from mafa_cli.errors import Conflict, MafaError, NotFound, UsageError
-from mafa_cli.stack import build_context
+from mafa_cli.stack import build_context, swarm_ops
 from mafa_cli.stack.compose_model import ComposeModel, Port, Service, load
 from mafa_cli.stack.plan import Existing, Plan, Wanted, compute
 from mafa_cli.stack.readiness import probe_command
@@ -258,6 +260,8 @@ def up(settings: UpSettings, reporter: Reporter, engine: Engine | None = None) -
     state = ProjectState(settings.project)
     first = not state.exists()
     try:
+        if settings.swarm:
+            return _up_swarm(settings, reporter, swarm_ops.engine_of(engine), state)
         return _up(settings, reporter, engine, state)
     except BaseException:
         # Keep the secrets while anything they protect exists (volumes keep the passwords).
@@ -298,6 +302,29 @@ def _up(settings: UpSettings, reporter: Reporter, engine: Engine, state: Project
         ),
         seconds=time.monotonic() - started,
         tls_ca_file=state.tls_ca_file if settings.tls else None,
+    )
+
+
+def _up_swarm(
+    settings: UpSettings, reporter: Reporter, engine: SwarmEngine, state: ProjectState
+) -> UpResult:
+    """The stack as services on the Swarm the engine manages (stack/swarm_ops.py)."""
+    started = time.monotonic()
+    model = _model(engine, settings)
+    _images(engine, model, settings.build, reporter)  # built on the manager
+    state.save_settings(settings.to_saved())
+    images = swarm_ops.pushed_images(engine, model, settings.registry, reporter)
+    wanted = {name: settings.replicas(name) for name in model.services}
+    plan = swarm_ops.plan(engine.tasks(settings.project), wanted)
+    reporter.step(f"plan: {plan.summary()}")
+    swarm_ops.deploy(engine, settings, model, images, reporter)
+    return UpResult(
+        project=settings.project,
+        url=f"{settings.scheme}://{settings.bind}:{settings.port}",
+        plan=plan,
+        secrets_file=state.secrets_file,
+        rabbitmq_ui=None,
+        seconds=time.monotonic() - started,
     )
 
 
@@ -343,6 +370,14 @@ def scale(
     )
     engine = engine or connect_engine()
     model = _model(engine, settings)
+    if settings.swarm:
+        swarm = swarm_ops.engine_of(engine)
+        scaled_counts = {n: settings.replicas(n) for n in ("sender", "receiver")}
+        plan = swarm_ops.plan(swarm.tasks(project), scaled_counts)
+        images = swarm_ops.pushed_images(swarm, model, settings.registry, reporter)
+        swarm_ops.deploy(swarm, settings, model, images, reporter, only=tuple(scaled_counts))
+        ProjectState(project).save_settings(settings.to_saved())
+        return plan
     image_ids = _images(engine, model, False, reporter)
     scaled = [
         name for name, count in (("sender", senders), ("receiver", receivers)) if count is not None
@@ -369,6 +404,9 @@ class StatusRow:
     ports: tuple[str, ...]
     uptime_s: float | None
     answers: bool = False  # still "starting" for Docker, but its health check passes now
+    node: str | None = None  # on a Swarm: the task's node, what it should be doing, why not
+    desired_state: str | None = None
+    error: str = ""
 
     @property
     def ok(self) -> bool:
@@ -397,8 +435,35 @@ def _answering_now(engine: Engine, project: str, replicas: list[Replica]) -> set
     return answering
 
 
+def _on_swarm(engine: Engine, project: str) -> SwarmEngine | None:
+    """The Swarm's engine when the project is deployed there as services."""
+    if isinstance(engine, SwarmEngine) and engine.stack_services(project):
+        return engine
+    return None
+
+
 def status(project: str, engine: Engine | None = None) -> list[StatusRow]:
     engine = engine or connect_engine()
+    swarm = _on_swarm(engine, project)
+    if swarm is not None:
+        now = datetime.now(UTC)
+        return [
+            StatusRow(
+                t.service,
+                t.slot,
+                f"{project}_{t.service}.{t.slot}",
+                t.state,
+                None,
+                (),
+                (now - started).total_seconds()
+                if t.state == "running" and (started := parse_time(t.since))
+                else None,
+                node=t.node,
+                desired_state=t.desired_state,
+                error=t.error,
+            )
+            for t in swarm.tasks(project)
+        ]
     replicas = engine.replicas(project)
     if not replicas:
         raise NotFound(f"no containers of project {project!r}", hint=_known_hint())
@@ -424,6 +489,11 @@ def logs(
 ) -> Iterator[tuple[str, str]]:
     """(replica name, line) for every replica of the service; merged live when following."""
     engine = engine or connect_engine()
+    swarm = _on_swarm(engine, project)
+    if swarm is not None:
+        # The service's log, gathered by the manager from every node (not followed).
+        yield from swarm_ops.logs(swarm, project, service, tail)
+        return
     replicas = engine.replicas(project, service)
     if not replicas:
         raise NotFound(
@@ -461,6 +531,13 @@ def down(
     directory too (secrets, settings, events: a new stack of that name starts afresh)."""
     engine = engine or connect_engine()
     state = ProjectState(project)
+    swarm = _on_swarm(engine, project)
+    if swarm is not None:
+        volume_names = _model(swarm, saved_settings(project)).volumes if volumes else ()
+        counts = swarm_ops.down(swarm, project, volume_names, reporter)
+        if volumes:
+            state.remove()
+        return DownResult(*counts)
     replicas = engine.replicas(project)
     networks = engine.networks(project)
     found_volumes = engine.volumes(project) if volumes else []

@@ -41,7 +41,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mafa_cli.services",  # what runs in the images (issue 14 takes the CLI off them)
         ),
     ),
-    ("model", ("mafa_cli.stack.compose_model", "mafa_cli.stack.plan", "mafa_cli.load.plan")),
+    (
+        "model",
+        (
+            "mafa_cli.stack.compose_model",
+            "mafa_cli.stack.plan",
+            "mafa_cli.stack.swarm_spec",
+            "mafa_cli.load.plan",
+        ),
+    ),
     ("engine", ("mafa_cli.engine",)),
     (
         "features",

@@ -1,0 +1,192 @@
+"""up, scale, status, logs and down for a stack deployed as Swarm services (`mafa up --swarm`).
+
+The same compose model as on one engine, applied as services (stack/swarm_spec.py says what
+each becomes) on the Swarm whose manager DOCKER_HOST names. The Swarm schedules the tasks;
+mafa creates the services in dependency order and waits for each level's tasks to run (a task
+with a health check runs once it passes) before the next. The CLI still reaches the stack's
+parts through port forwards into the tasks on the manager, where the stateful services and the
+balancer are pinned (compose.yaml's deploy: keys).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mafa_cli.config import UpSettings
+from mafa_cli.engine.swarm import SwarmEngine, Task
+from mafa_cli.errors import MafaError, NotFound, Unhealthy
+from mafa_cli.stack.compose_model import ComposeModel
+from mafa_cli.stack.plan import Existing, Plan
+from mafa_cli.stack.scheduler import Reporter
+from mafa_cli.stack.swarm_spec import network_name, service_spec
+
+POLL_S = 1.0
+REMOVE_TIMEOUT_S = 90
+MANAGER_ONLY = "node.role == manager"
+
+
+def engine_of(engine: object) -> SwarmEngine:
+    if not isinstance(engine, SwarmEngine):
+        raise MafaError(
+            "--swarm needs a Swarm manager's engine",
+            hint="point DOCKER_HOST at a manager (`docker swarm init` makes one; "
+            "`python -m mafa_cli.engine_lab swarm start NAME` makes a Swarm on this machine)",
+        )
+    return engine
+
+
+def pushed_images(
+    engine: SwarmEngine, model: ComposeModel, registry: str | None, reporter: Reporter
+) -> dict[str, str]:
+    """The registry's name of each image a task may need off the manager (services not pinned
+    there): pushed to `registry`, where every node pulls it. Without a registry the images are
+    used as named, so every node must already have them."""
+    if registry is None:
+        return {}
+    names: dict[str, str] = {}
+    for service in model.services.values():
+        if MANAGER_ONLY in service.deploy.constraints or service.image in names:
+            continue
+        reporter.step(f"pushing {service.image} to {registry}")
+        names[service.image] = engine.push(service.image, registry)
+    return names
+
+
+def plan(tasks: list[Task], wanted: dict[str, int]) -> Plan:
+    """What deploying `wanted` replicas per service changes, from the tasks meant to run now
+    (a Swarm replaces a task rather than restarting it: no recreate or start)."""
+    result = Plan()
+    for name, count in wanted.items():
+        current = sorted(
+            (t for t in tasks if t.service == name and t.desired_state == "running"),
+            key=lambda t: t.slot,
+        )
+        as_existing = [Existing(t.id, name, t.slot, "", t.state == "running") for t in current]
+        result.keep += as_existing[:count]
+        result.remove += as_existing[count:]
+        result.create += [(name, n) for n in range(len(current) + 1, count + 1)]
+    return result
+
+
+def deploy(
+    engine: SwarmEngine,
+    settings: UpSettings,
+    model: ComposeModel,
+    images: dict[str, str],
+    reporter: Reporter,
+    only: tuple[str, ...] = (),
+) -> None:
+    """Creates (or scales) the services level by level, waiting for each level's tasks."""
+    project = settings.project
+    network = engine.ensure_overlay(project, network_name(project))
+    for level in model.start_order():
+        names = [name for name in level if not only or name in only]
+        for name in names:
+            service = model.services[name]
+            spec = service_spec(
+                project, service, settings.replicas(name), images.get(service.image)
+            )
+            engine.deploy(spec, network, service.healthcheck)
+        if settings.wait and names:
+            reporter.step(f"waiting for {', '.join(names)}")
+            _wait_running(
+                engine, project, {n: settings.replicas(n) for n in names}, settings.timeout_s
+            )
+
+
+def _wait_running(
+    engine: SwarmEngine, project: str, wanted: dict[str, int], timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        tasks = [t for t in engine.tasks(project) if t.service in wanted]
+        late = {
+            name: count
+            for name, count in wanted.items()
+            if sum(
+                t.state == "running" and t.desired_state == "running"
+                for t in tasks
+                if t.service == name
+            )
+            != count
+        }
+        if not late:
+            return
+        if time.monotonic() > deadline:
+            errors = sorted(
+                {f"{t.service}: {t.error}" for t in tasks if t.error and t.service in late}
+            )
+            raise Unhealthy(
+                f"{', '.join(late)} did not get all their tasks running in {timeout_s:.0f}s",
+                hint=f"see `docker service ps {project}_{next(iter(late))} --no-trunc`",
+                details="\n".join(errors[-10:]) or None,
+            )
+        time.sleep(POLL_S)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    service: str
+    slot: int
+    node: str
+    state: str
+    desired_state: str
+    error: str
+
+
+def status(engine: SwarmEngine, project: str) -> list[TaskRow]:
+    """Tasks per node: the running ones and the last that ended (their error says why)."""
+    tasks = engine.tasks(project)
+    if not tasks:
+        raise NotFound(f"no services of project {project!r} on this Swarm")
+    return [TaskRow(t.service, t.slot, t.node, t.state, t.desired_state, t.error) for t in tasks]
+
+
+def logs(engine: SwarmEngine, project: str, service: str, tail: int) -> Iterator[tuple[str, str]]:
+    """(task, line) from the service's log (the manager gathers every node's tasks)."""
+    service_id = engine.stack_services(project).get(service)
+    if service_id is None:
+        raise NotFound(f"no service {service!r} in project {project!r} on this Swarm")
+    for line in engine.service_logs(service_id, tail):
+        yield f"{project}_{service}", line
+
+
+def down(
+    engine: SwarmEngine,
+    project: str,
+    volumes: tuple[str, ...],
+    reporter: Reporter,
+) -> tuple[int, int, int]:
+    """Removes the services and the network, and the `volumes` named (the stack's: on the
+    manager, where the stateful services are pinned). The network and the volumes go once
+    the tasks that use them have stopped (the engine refuses before). Counts of (services,
+    networks, volumes) removed."""
+    services = engine.stack_services(project)
+    reporter.step(f"removing {len(services)} services")
+    for service_id in services.values():
+        engine.remove_service(service_id)
+    leftovers = [("network", network_name(project))]
+    leftovers += [("volume", f"{project}_{v}") for v in volumes]
+    deadline = time.monotonic() + REMOVE_TIMEOUT_S
+    removed: set[tuple[str, str]] = set()
+    while len(removed) < len(leftovers) and time.monotonic() < deadline:
+        removed |= {item for item in leftovers if engine.remove_when_unused(*item)}
+        time.sleep(POLL_S)
+    gone = [item for item in leftovers if item not in removed]
+    if gone:
+        raise MafaError(
+            f"{', '.join(name for _, name in gone)} still in use after {REMOVE_TIMEOUT_S}s",
+            hint="run `mafa down` again in a moment",
+        )
+    return len(services), 1, len(leftovers) - 1
+
+
+def tasks_on_nodes(tasks: list[Task]) -> dict[str, int]:
+    """Running tasks per node (for status and the tests)."""
+    counts: dict[str, int] = {}
+    for t in tasks:
+        if t.state == "running":
+            counts[t.node] = counts.get(t.node, 0) + 1
+    return counts
