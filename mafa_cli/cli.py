@@ -34,7 +34,9 @@ from mafa_cli.options import (
     Port,
     Project,
     Receivers,
+    Registry,
     Senders,
+    Swarm,
     Target,
     Tls,
     Wait,
@@ -205,19 +207,8 @@ def up(
         Path | None, typer.Option(help="With --tls: the unencrypted key of --tls-cert (PEM).")
     ] = None,
     as_json: AsJson = False,
-    swarm: Annotated[
-        bool,
-        typer.Option(
-            "--swarm", help="As services on the Swarm whose manager is DOCKER_HOST (kept)."
-        ),
-    ] = False,
-    registry: Annotated[
-        str | None,
-        typer.Option(
-            metavar="HOST:PORT",
-            help="With --swarm: push the images the nodes need here, which they pull from.",
-        ),
-    ] = None,
+    swarm: Swarm = False,
+    registry: Registry = None,
 ) -> None:
     """Bring the stack up, or change it to match (only what differs changes).
 
@@ -522,6 +513,8 @@ def smoke(
     tls: Tls = False,
     report: HtmlReport = None,
     as_json: AsJson = False,
+    swarm: Swarm = False,
+    registry: Registry = None,
 ) -> None:
     """For CI: a stack, messages through the balancer, a drained queue, the ledger's verdict.
 
@@ -551,6 +544,8 @@ def smoke(
             images=images,
             tls=tls,
             report=report,
+            swarm=swarm,
+            registry=registry,
         )
         reporter = ui.RichReporter(out)
         with reporter.live():

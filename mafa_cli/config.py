@@ -230,6 +230,8 @@ class UpSettings:
         max_delay_s: float,
         fail_rate: float,
         tls: bool = False,
+        swarm: bool = False,
+        registry: str | None = None,
     ) -> UpSettings:
         """What `mafa smoke` and `mafa demo` bring up: the shipped file, on loopback, waited for."""
         return cls(
@@ -246,6 +248,8 @@ class UpSettings:
             timeout_s=300.0,
             compose_file=default_compose_file(),
             tls=tls,
+            swarm=swarm,
+            registry=registry,
         )
 
     def to_saved(self) -> dict[str, Any]:

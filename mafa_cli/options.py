@@ -109,6 +109,17 @@ Tls = Annotated[
         "--tls", help="HTTPS on the balancer, with a certificate from a local CA mafa makes."
     ),
 ]
+Swarm = Annotated[
+    bool,
+    typer.Option("--swarm", help="As services on the Swarm whose manager is DOCKER_HOST (kept)."),
+]
+Registry = Annotated[
+    str | None,
+    typer.Option(
+        metavar="HOST:PORT",
+        help="With --swarm: push the images the nodes need here; they pull them from it.",
+    ),
+]
 AsJson = Annotated[
     bool,
     typer.Option("--json", help="Print the result as JSON (its schema: mafa_cli/schemas)."),

@@ -80,6 +80,8 @@ class SmokeSettings:
     images: ImageSet
     tls: bool = False  # the stack up --tls, its messages over HTTPS verified against its CA
     report: Path | None = None  # the HTML report of the run (its snapshots are kept beside it)
+    swarm: bool = False  # the stack as services on the Swarm DOCKER_HOST manages
+    registry: str | None = None  # with swarm: where the nodes pull the pushed images from
 
     def __post_init__(self) -> None:
         """Checks of its own; the stack's (replicas, rates, port) are UpSettings' checks."""
@@ -153,6 +155,8 @@ def smoke(settings: SmokeSettings, reporter: Reporter) -> ProofResult:
         settings.max_delay_s,
         settings.fail_rate,
         tls=settings.tls,
+        swarm=settings.swarm,
+        registry=settings.registry,
     )
     started = time.monotonic()
     try:

@@ -491,7 +491,12 @@ def logs(
     engine = engine or connect_engine()
     swarm = _on_swarm(engine, project)
     if swarm is not None:
-        # The service's log, gathered by the manager from every node (not followed).
+        if follow:
+            raise UsageError(
+                "--follow is not available for a stack on a Swarm yet",
+                hint=f"leave it out, or `docker service logs -f {project}_{service}`",
+            )
+        # The service's log, gathered by the manager from every node.
         yield from swarm_ops.logs(swarm, project, service, tail)
         return
     replicas = engine.replicas(project, service)

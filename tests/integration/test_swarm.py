@@ -1,12 +1,28 @@
 """mafa past one machine: a 3-node Docker Swarm made on this machine (engines in containers on one
-bridge network, mafa_cli/engine_lab.py) with its registry. The lab is shared by every test here
-(one per session: it is heavy on 2 cores)."""
+bridge network, mafa_cli/engine_lab.py) with its registry, and the stack deployed on it as Swarm
+services (`mafa up --swarm`). One lab and one stack are shared by the tests here, in order (the
+lab plus a stack is heavy on 2 cores): the lab, the stack spread over it, a live scale under a
+trickle, then `mafa smoke --swarm` on the same stack, which ends by removing it."""
 
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree
 
+import pytest
+import requests
+
+from mafa_cli.engine.swarm import SwarmEngine
 from mafa_cli.engine_lab import REGISTRY_PORT, SwarmLab, container_name, registry_container
+from mafa_cli.stack.access import StackClient
+from tests.integration.stack import free_port, mafa
+
+STACK_FLAGS = ("--images", "offline", "--max-delay", "0.2", "--fail-rate", "0.2")
 
 
 def test_the_lab_is_a_three_node_swarm_with_a_registry_every_node_reaches(
@@ -32,3 +48,160 @@ def test_the_lab_is_a_three_node_swarm_with_a_registry_every_node_reaches(
             ["docker", "exec", container_name(node.name), "bash", "-c", probe], check=False
         )
         assert answered.returncode == 0, f"{node.name} cannot reach the registry"
+
+
+@dataclass(frozen=True)
+class SwarmStack:
+    project: str
+    port: int
+    state: Path
+    lab: SwarmLab
+
+    def tasks_running(self, service: str | None = None) -> dict[str, int]:
+        """Running tasks per node, from the manager's own task listing."""
+        counts: dict[str, int] = {}
+        for task in SwarmEngine.connect(self.lab.docker_host).tasks(self.project, service):
+            if task.state == "running" and task.desired_state == "running":
+                counts[task.node] = counts.get(task.node, 0) + 1
+        return counts
+
+    client: StackClient  # open while the tests run: it holds the forwards
+
+    def balancer(self) -> str:
+        """The balancer's URL from here: a forward through the manager's API (the lab's nodes
+        publish nothing on this host)."""
+        return self.client.balancer_url(f"http://127.0.0.1:{self.port}")
+
+
+@pytest.fixture(scope="module")
+def swarm_stack(
+    swarm_lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SwarmStack]:
+    """`mafa up --swarm --senders 3 --receivers 6` on the lab, through its registry; the CLI and
+    this process both talk to the manager (DOCKER_HOST) with one state directory."""
+    state = tmp_path_factory.mktemp("swarm-state")
+    project = "swarmt"
+    port = free_port()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DOCKER_HOST", swarm_lab.docker_host)
+        env.setenv("MAFA_STATE_DIR", str(state))
+        try:
+            mafa(
+                "up", "-p", project, "--swarm", "--registry", swarm_lab.registry,
+                "--senders", "3", "--receivers", "6", "--port", str(port),
+                "--timeout", "600", *STACK_FLAGS, state=state,
+            )  # fmt: skip
+            with StackClient(project) as client:
+                yield SwarmStack(project, port, state, swarm_lab, client)
+        finally:
+            mafa("down", "-p", project, "--volumes", state=state, check=False)
+
+
+def test_up_swarm_spreads_the_stack_over_all_three_nodes_and_serves_pages(
+    swarm_stack: SwarmStack,
+) -> None:
+    nodes = {container_name(node.name) for node in swarm_stack.lab.nodes}
+    assert set(swarm_stack.tasks_running()) == nodes, "tasks on every node"
+    assert sum(swarm_stack.tasks_running("receiver").values()) == 6
+    assert sum(swarm_stack.tasks_running("sender").values()) == 3
+    # The stateful services and the balancer stay on the manager with their volumes.
+    manager = container_name(swarm_stack.lab.manager.name)
+    for service in ("rabbitmq", "postgres", "redis", "haproxy"):
+        assert swarm_stack.tasks_running(service) == {manager: 1}, service
+
+    # `docker stack ps` knows the project (the services carry the stack namespace label).
+    listed = subprocess.run(
+        ["docker", "stack", "ps", swarm_stack.project, "--format", "{{.Name}}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert len(set(listed.stdout.split())) >= 13
+
+    status = mafa("status", "-p", swarm_stack.project, state=swarm_stack.state).stdout
+    assert all(node in status for node in nodes), status
+
+    # Pages through the balancer, answered by senders on several nodes.
+    url = swarm_stack.balancer()
+    home = requests.get(f"{url}/", timeout=10)
+    assert home.status_code == 200
+    answered_by = set()
+    for _ in range(12):
+        answer = requests.post(f"{url}/api/messages", json={"message": "hello"}, timeout=10)
+        assert answer.status_code == 202, answer.text
+        answered_by.add(answer.json()["node"])
+    assert len(answered_by) >= 2, f"HAProxy found the senders by DNS: {answered_by}"
+
+
+def test_scale_receivers_live_under_a_trickle_loses_nothing(swarm_stack: SwarmStack) -> None:
+    url = swarm_stack.balancer()
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def trickle() -> None:
+        session = requests.Session()
+        while not stop.is_set():
+            try:
+                answer = session.post(
+                    f"{url}/api/messages", json={"message": "trickle"}, timeout=10
+                )
+                statuses.append(answer.status_code)
+            except requests.RequestException:
+                statuses.append(-1)
+            time.sleep(0.2)
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    try:
+        time.sleep(3)
+        mafa("scale", "-p", swarm_stack.project, "--receivers", "9", state=swarm_stack.state)
+        assert sum(swarm_stack.tasks_running("receiver").values()) == 9
+        time.sleep(3)
+    finally:
+        stop.set()
+        sender.join()
+    assert len(statuses) > 10, "the trickle went on through the scale"
+    assert set(statuses) == {202}, f"answers while scaling (-1: none): {set(statuses)}"
+    deadline = time.monotonic() + 180
+    while True:
+        ledger = mafa("ledger", "-p", swarm_stack.project, state=swarm_stack.state, check=False)
+        if "nothing lost" in ledger.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert "nothing lost" in ledger.stdout, ledger.stdout + ledger.stderr
+
+
+def test_smoke_swarm_is_green_on_the_swarm(swarm_stack: SwarmStack, tmp_path: Path) -> None:
+    junit = tmp_path / "smoke.xml"
+    # Same project and settings: `up` inside smoke finds the stack as it is, and its messages go
+    # through the balancer's forward; it removes the stack at the end (the fixture's down then
+    # finds nothing, which it tolerates).
+    mafa(
+        "smoke",
+        "-p",
+        swarm_stack.project,
+        "--swarm",
+        "--registry",
+        swarm_stack.lab.registry,
+        "--senders",
+        "3",
+        "--receivers",
+        "9",
+        "--port",
+        str(swarm_stack.port),
+        "--messages",
+        "200",
+        "--junit",
+        str(junit),
+        "--images",
+        "offline",
+        "--max-delay",
+        "0.2",
+        "--fail-rate",
+        "0.2",
+        state=swarm_stack.state,
+    )  # fmt: skip  (exit 0: nothing lost, nothing unexpected, no effect twice)
+    suite = ElementTree.parse(junit).getroot()
+    assert suite.find(".//failure") is None
+    assert suite.find(".//error") is None
+    assert (
+        SwarmEngine.connect(swarm_stack.lab.docker_host).stack_services(swarm_stack.project) == {}
+    )

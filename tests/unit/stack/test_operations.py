@@ -390,3 +390,25 @@ def test_a_users_pair_that_cannot_be_served_is_refused_before_anything(
     result = operations.up(wanted, Steps(), engine)
     assert result.tls_ca_file is not None
     assert result.tls_ca_file.read_bytes() == mine.cert_pem
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"registry": "reg:5000"}, "--registry needs --swarm"),
+        ({"swarm": True, "registry": "reg"}, "not HOST:PORT"),
+        ({"swarm": True, "tls": True}, "--tls is not available with --swarm"),
+    ],
+)
+def test_swarm_settings_are_checked(changes: dict[str, object], error: str) -> None:
+    with pytest.raises(UsageError, match=error):
+        settings(**changes)
+
+
+def test_up_swarm_on_an_engine_that_is_no_swarm_manager_is_refused_and_leaves_nothing(
+    engine: FakeEngine,
+) -> None:
+    with pytest.raises(MafaError, match="--swarm needs a Swarm manager"):
+        operations.up(settings(swarm=True), Steps(), engine)
+    assert engine.calls == []
+    assert not ProjectState("unit").exists()

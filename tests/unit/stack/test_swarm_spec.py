@@ -1,8 +1,11 @@
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from mafa_cli.config import default_compose_file
+from mafa_cli.engine.swarm import Task
+from mafa_cli.stack import swarm_ops
 from mafa_cli.stack.compose_model import load, parse
 from mafa_cli.stack.swarm_spec import NAMESPACE, PublishedPort, service_spec, stack_specs
 from mafa_cli.state import SECRET_NAMES
@@ -35,3 +38,46 @@ def test_a_bind_mount_cannot_go_to_a_swarm() -> None:
     model = parse("services:\n  a:\n    image: x\n    volumes: ['./d:/d']\n", {}, Path("/tmp"))
     with pytest.raises(ValueError, match="bind mounts"):
         service_spec("p", model.services["a"], 1)
+
+
+def _task(service: str, slot: int, state: str = "running", desired: str = "running") -> Task:
+    return Task(
+        f"t{service}{slot}{state}", service, slot, "node-1", state, desired, "", None, None, ""
+    )
+
+
+def test_the_swarm_plan_creates_and_removes_slots_and_ignores_ended_tasks() -> None:
+    tasks = [
+        _task("receiver", 1),
+        _task("receiver", 2),
+        _task("receiver", 3, state="failed", desired="shutdown"),  # ended: not counted
+        _task("sender", 1),
+        _task("sender", 2),
+    ]
+    plan = swarm_ops.plan(tasks, {"receiver": 4, "sender": 1})
+    assert plan.create == [("receiver", 3), ("receiver", 4)]
+    assert [(e.service, e.number) for e in plan.remove] == [("sender", 2)]
+    assert [(e.service, e.number) for e in plan.keep] == [
+        ("receiver", 1),
+        ("receiver", 2),
+        ("sender", 1),
+    ]
+    assert swarm_ops.plan(tasks[:2], {"receiver": 2}).changes_nothing
+
+
+def test_only_images_of_services_that_may_leave_the_manager_are_pushed() -> None:
+    model = load(default_compose_file(), SECRETS)
+    pushed: list[str] = []
+
+    class Registry:
+        def push(self, reference: str, registry: str) -> str:
+            pushed.append(reference)
+            return f"{registry}/{reference}"
+
+    steps: list[str] = []
+    reporter = SimpleNamespace(step=steps.append)
+    names = swarm_ops.pushed_images(Registry(), model, "reg:5000", reporter)  # type: ignore[arg-type]
+    app = model.services["sender"].image
+    assert pushed == [app], "senders and receivers share one image; the rest stay on the manager"
+    assert names == {app: f"reg:5000/{app}"}
+    assert swarm_ops.pushed_images(Registry(), model, None, reporter) == {}  # type: ignore[arg-type]
