@@ -156,6 +156,8 @@ def test_start_early_must_be_a_boolean_and_other_extensions_are_ignored() -> Non
         parse("services:\n  a:\n    image: x\n    x-mafa-start-early: yes please\n", {}, Path("/t"))
     model = parse("services:\n  a:\n    image: x\n    x-note: anything\n", {}, Path("/t"))
     assert not model.services["a"].start_early
+
+
 def test_deploy_keys_say_where_tasks_go_on_a_swarm_and_leave_one_engine_alone() -> None:
     model = load(default_compose_file(), SECRETS)
     for name in ("rabbitmq", "postgres", "redis", "haproxy"):
