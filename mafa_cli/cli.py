@@ -40,9 +40,12 @@ from mafa_cli.options import (
     Target,
     Tls,
     Wait,
+    blame_defaults_file,
+    click_context,
     complete_service,
     duration_option,
     file_defaults,
+    from_defaults_file,
     usage_message,
 )
 from mafa_cli.status import ExitStatus
@@ -126,6 +129,8 @@ def call(action: Callable[[], T]) -> T:
     except MafaError as error:
         if _debug["on"]:
             _traceback()  # --debug shows more, never changes the exit code
+        if isinstance(error, UsageError):
+            error = blame_defaults_file(click_context(), error)
         ui.show_error(err, error)
         raise typer.Exit(int(error.status)) from None
     except KeyboardInterrupt:
@@ -442,6 +447,8 @@ def watch(
 
     _writable("--record", record)
     _writable("--svg", svg)
+    if once and from_defaults_file(click_context(), "--metrics"):
+        metrics = None  # a team's pinned endpoint is for running watches, not one snapshot
     out = ui.console(soft_wrap=as_json)
     call(
         lambda: live_watch(project, out, interval, once, as_json, record, svg=svg, metrics=metrics)

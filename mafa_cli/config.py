@@ -196,7 +196,7 @@ class UpSettings:
         if not 0 <= self.fail_rate <= 1:
             raise UsageError(f"--fail-rate {self.fail_rate} is out of range", hint="use 0..1")
         if self.timeout_s <= 0:
-            raise UsageError("--timeout must be positive", hint="seconds, e.g. --timeout 300")
+            raise UsageError("--timeout must be positive", hint="a duration, e.g. 90s, 1m30s, 3m")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise UsageError("--tls-cert and --tls-key go together", hint="give both, or neither")
         if self.tls_cert is not None and not self.tls:

@@ -177,6 +177,11 @@ def file_defaults(ctx: typer.Context) -> dict[str, dict[str, Any]] | None:
         values = {k: v for k, v in shared.items() if k in by_flag} | per_command.get(name, {})
         defaults[name] = {}
         for key, value in values.items():
+            if (name, key) in NOT_PINNABLE:
+                raise ConfigError(
+                    f"{where}: {name}.{key} cannot be pinned",
+                    hint=f"give --{key} on the command line each time it is meant",
+                )
             if key not in by_flag:
                 raise ConfigError(
                     f"{where}: {name}.{key} is not an option of `mafa {name}`",
@@ -193,6 +198,42 @@ def file_defaults(ctx: typer.Context) -> dict[str, dict[str, Any]] | None:
                 ) from None
             defaults[name][param.name or key] = value
     return defaults
+
+
+# Flags a defaults file may not pin: each must be asked for every time it is meant (a pinned
+# `down --volumes` would delete a stack's data and secrets on a plain `mafa down`).
+NOT_PINNABLE = {("down", "volumes")}
+
+
+def click_context() -> Any:
+    """The running command's click context (None outside one)."""
+    from typer._click.globals import get_current_context  # typer ships click inside it
+
+    return get_current_context(silent=True)
+
+
+def from_defaults_file(ctx: Any, flag: str) -> bool:
+    """Whether the value of `--flag` in this command came from the defaults file."""
+    from typer._click.core import ParameterSource  # typer ships click inside it
+
+    for param in getattr(getattr(ctx, "command", None), "params", []):
+        if flag in getattr(param, "opts", ()) and param.name:
+            return bool(ctx.get_parameter_source(param.name) is ParameterSource.DEFAULT_MAP)
+    return False
+
+
+def blame_defaults_file(ctx: Any, error: UsageError) -> ConfigError | UsageError:
+    """A command's own check (a range, a combination) that refused a value the defaults file
+    gave: named as the file's key, exit 3, not as a flag the user never typed."""
+    flag = error.message.split(" ", 1)[0]
+    if ctx is None or not flag.startswith("--") or not from_defaults_file(ctx, flag):
+        return error
+    found = read_defaults_file(Path.cwd())
+    where = found[0] if found is not None else "the defaults file"
+    return ConfigError(
+        f"{where}: {ctx.info_name}.{flag[2:]}: {error.message}",
+        hint=f"change or remove {flag[2:]} in {where} ({error.hint or 'see the README'})",
+    )
 
 
 def _long_flags(command: Any) -> dict[str, Any]:

@@ -95,6 +95,7 @@ class SmokeSettings:
                 "smoke needs at least one sender and one receiver",
                 hint="--senders 2 --receivers 3",
             )
+        check_drain_timeout(self.timeout_s)
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,13 @@ class ChaosSettings:
             )
         if not 0 < self.rate <= 2000:
             raise UsageError(f"--rate {self.rate:g} is out of range", hint="messages/s, 0..2000")
+        check_drain_timeout(self.timeout_s)
+
+
+def check_drain_timeout(timeout_s: float) -> None:
+    """A drain that may take no time can only end 'not conclusive': refused up front."""
+    if timeout_s <= 0:
+        raise UsageError("--timeout must be positive", hint="a duration, e.g. 90s, 1m30s, 3m")
 
 
 def chaos(

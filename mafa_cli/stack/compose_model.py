@@ -221,6 +221,11 @@ def load(path: Path, env: Mapping[str, str]) -> ComposeModel:
             f"cannot read the compose file {path}: {exc.strerror}",
             hint="pass the file with -f, or run mafa from its repository checkout",
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start})",
+            hint="a compose file is YAML in UTF-8: is -f the right file?",
+        ) from None
     return parse(text, env, base_dir=path.parent, name=str(path))
 
 
@@ -251,7 +256,10 @@ def parse(
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_problem(name, exc), hint="fix the YAML at that place") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("services"), dict):
-        raise ConfigError(f"{name} has no 'services' mapping")
+        raise ConfigError(
+            f"{name} has no 'services' mapping",
+            hint="a compose file maps service names under `services:`; is -f the right file?",
+        )
     lines = _Lines(text)
     for key in raw:
         if key not in TOP_KEYS and not str(key).startswith("x-"):

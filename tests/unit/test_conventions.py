@@ -148,6 +148,52 @@ def test_a_mistake_in_the_defaults_file_is_one_line_with_its_key(
     assert lines[1].startswith("hint: ")
 
 
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ("[up]\nsenders = 99\n", ["up"], "mafa.toml: up.senders: --senders 99 is out of range"),
+        ("[smoke]\nmessages = 0\n", ["smoke"], "mafa.toml: smoke.messages: --messages 0 is"),
+        ("[load]\nduration = 0\n", ["load"], "mafa.toml: load.duration: --duration must be"),
+        ('[watch]\ninterval = "10ms"\n', ["watch"], "mafa.toml: watch.interval: --interval"),
+        ("[down]\nvolumes = true\n", ["down"], "mafa.toml: down.volumes cannot be pinned"),
+    ],
+)
+def test_a_pinned_value_a_command_refuses_names_the_key_not_a_flag(
+    tmp_path: Path, text: str, args: list[str], message: str
+) -> None:
+    """The commands' own checks (ranges, combinations) run after the file is read: what they
+    refuse in a pinned value is still the file's mistake, exit 3, never a flag not typed."""
+    (tmp_path / "mafa.toml").write_text(text)
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitStatus.CONFIG, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 2, result.output
+    assert lines[0].startswith(f"error: {message}")
+    assert lines[1].startswith("hint: change or remove") or "give --volumes" in lines[1]
+
+
+def test_the_same_value_as_a_flag_is_the_flag_s_mistake(tmp_path: Path) -> None:
+    (tmp_path / "mafa.toml").write_text("[up]\nsenders = 3\n")
+    result = runner.invoke(app, ["up", "--senders", "99"])
+    assert result.exit_code == ExitStatus.USAGE
+    assert result.output.startswith("error: --senders 99 is out of range")
+
+
+def test_a_pinned_metrics_endpoint_leaves_watch_once_usable(tmp_path: Path) -> None:
+    (tmp_path / "mafa.toml").write_text('[watch]\nmetrics = "127.0.0.1:9464"\n')
+    result = runner.invoke(app, ["watch", "--once", "-p", "nothing-here"])
+    assert result.exit_code == ExitStatus.ENGINE, result.output  # went on to read the stack
+    result = runner.invoke(app, ["watch", "--once", "--metrics", ":0", "-p", "nothing-here"])
+    assert result.exit_code == ExitStatus.USAGE, "typed, the two still do not go together"
+
+
+@pytest.mark.parametrize("command", ["smoke", "chaos"])
+def test_a_drain_that_may_take_no_time_is_refused(command: str) -> None:
+    result = runner.invoke(app, [command, "--timeout", "0"])
+    assert result.exit_code == ExitStatus.USAGE, result.output
+    assert result.output.startswith("error: --timeout must be positive")
+
+
 # ---- exit codes ---------------------------------------------------------------------------------
 
 

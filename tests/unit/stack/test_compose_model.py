@@ -99,6 +99,17 @@ def test_malformed_files_are_refused_with_a_reason(text: str, message: str) -> N
         parse(text, {}, Path("/tmp"))
 
 
+def test_a_file_that_is_not_a_compose_file_says_so_with_a_hint(tmp_path: Path) -> None:
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe bad\n")
+    with pytest.raises(ConfigError, match="is not UTF-8 text") as caught:
+        load(binary, {})
+    assert caught.value.hint
+    with pytest.raises(ConfigError, match="no 'services' mapping") as caught:
+        parse("hello: world\n", {}, tmp_path)
+    assert caught.value.hint
+
+
 def test_interpolation_forms() -> None:
     env = {"SET": "v", "EMPTY": ""}
     assert interpolate("$SET ${SET} $$SET", env, "t") == "v v $SET"
