@@ -8,6 +8,7 @@ requests' errors are OSErrors (RequestException derives from IOError): a caller 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,18 @@ class NoAnswer(OSError):
     """No (successful) answer from `url`, with the reason in a few words."""
 
 
-def text(url: str, timeout_s: float, auth: tuple[str, str] | None = None, body: Any = None) -> str:
+def text(
+    url: str,
+    timeout_s: float,
+    auth: tuple[str, str] | None = None,
+    body: Any = None,
+    kept: Session | None = None,
+) -> str:
     """GET `url` (POST `body` as JSON when given) and return the answer's text; NoAnswer when
-    there is none or it is not a success."""
+    there is none or it is not a success. Over the `kept` session's connection when given (one
+    caller at a time), else over a new one."""
     try:
-        with session() as client:
+        with contextlib.nullcontext(kept) if kept is not None else session() as client:
             if body is None:
                 answer = client.get(url, auth=auth, timeout=timeout_s)
             else:
