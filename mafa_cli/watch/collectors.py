@@ -75,7 +75,6 @@ class Collector:
         self._counts_before: tuple[int, int] | None = None
         self._changed_at = datetime.now(UTC)
         self._queue_readings: deque[tuple[datetime, QueueFigures]] = deque(maxlen=30)
-        self._containers: list[Replica] = []
         self._readers = ThreadPoolExecutor(READERS, thread_name_prefix="mafa-watch-read")
 
     @property
@@ -104,7 +103,6 @@ class Collector:
         by_ip = {c.ip: c for c in containers if c.ip}
         by_host = {c.id[:12]: c.name for c in containers}
         self._follow(containers)  # resource samples stream in while the sources are read
-        self._containers = containers
 
         def later(panel: str, read: Callable[[], T], fallback: T) -> Future[T]:
             return self._readers.submit(attempt, panel, read, fallback)
@@ -182,15 +180,6 @@ class Collector:
         )
         self._last = snapshot
         return snapshot
-
-    def resampled(self, snapshot: Snapshot) -> Snapshot:
-        """`snapshot` with the latest resource samples of its containers (and no other reading):
-        `--once` waits for them this way, not by reading every source again."""
-        if "containers" in snapshot.stale:
-            return snapshot
-        rows = tuple(self._resources(self._containers))
-        self._last = replace(snapshot, containers=rows)
-        return self._last
 
     def _rates(self, now: datetime, queue: QueueFigures) -> QueueFigures:
         """Rates from the change of the broker's totals over the last RATE_WINDOW_S or more."""

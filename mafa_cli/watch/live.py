@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 SVG_WIDTH = 120  # columns of the picture `--svg` saves (wide: every panel)
 MIN_INTERVAL_S, MAX_INTERVAL_S = 0.2, 3600.0
 ONCE_READINGS = 7  # at most ~7 s for --once to see whether the stack is at rest
-ONCE_SAMPLES_WAIT_S = 0.4  # how long a quiet --once waits for CPU and memory samples
 
 
 def _record(path: Path | None, snapshot: Snapshot) -> None:
@@ -39,10 +38,6 @@ def _record(path: Path | None, snapshot: Snapshot) -> None:
 
 def _at_rest(snapshot: Snapshot) -> bool:
     return snapshot.ledger is not None and snapshot.ledger.at_rest
-
-
-def _unsampled(snapshot: Snapshot) -> bool:
-    return any(c.state == "running" and c.memory_mib is None for c in snapshot.containers)
 
 
 def check_record_path(path: Path | None) -> None:
@@ -104,12 +99,9 @@ def watch(
             # is processed or parked, nothing queued) is at rest at once and answers at once.
             snapshot = collector.collect()
             history.add(snapshot)
-            # At rest at once: give the engine's resource samples (streamed, one a second) a
-            # moment to arrive, within the 1 s answer; CPU and memory read "-" if they do not.
-            deadline = time.monotonic() + ONCE_SAMPLES_WAIT_S
-            while _at_rest(snapshot) and _unsampled(snapshot) and time.monotonic() < deadline:
-                time.sleep(0.05)
-                snapshot = collector.resampled(snapshot)
+            # No wait for the engine's resource samples: a new stream's first comes at the
+            # engine's next 1 s tick (0.95-1.0 s after the reading began, measured), so waiting
+            # would double a quiet answer; CPU and memory read "-" until a running watch has them.
             for _ in range(ONCE_READINGS if not _at_rest(snapshot) else 0):
                 time.sleep(1.0)
                 snapshot = collector.collect()
