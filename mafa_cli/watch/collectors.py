@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -199,12 +199,18 @@ class Collector:
         # The exact depths over AMQP meanwhile; the management API's four answers one after
         # the other over its one kept connection (faster than four new ones: access.py).
         exact = self._readers.submit(self._client.queue_depths)
-        work = self._client.queue(WORK_QUEUE)
-        dead = self._client.queue(DEAD_LETTER_QUEUE)
-        connections = self._client.rabbit("connections?columns=name,client_properties")
-        channels = self._client.rabbit(
-            "channels?columns=connection_details,messages_unacknowledged"
-        )
+        try:
+            work = self._client.queue(WORK_QUEUE)
+            dead = self._client.queue(DEAD_LETTER_QUEUE)
+            connections = self._client.rabbit("connections?columns=name,client_properties")
+            channels = self._client.rabbit(
+                "channels?columns=connection_details,messages_unacknowledged"
+            )
+        except Exception:
+            # The probe's one connection serves one reader at a time (pika): let this read end
+            # before the next refresh can start another.
+            wait([exact])
+            raise
         figures = parse.queue_figures(work, dead)
         depths = exact.result()
         figures = replace(
