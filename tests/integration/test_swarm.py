@@ -10,7 +10,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -19,10 +18,8 @@ import requests
 
 from mafa_cli.engine.swarm import SwarmEngine
 from mafa_cli.engine_lab import REGISTRY_PORT, SwarmLab, container_name, registry_container
-from mafa_cli.stack.access import StackClient
-from tests.integration.stack import free_port, mafa
-
-STACK_FLAGS = ("--images", "offline", "--max-delay", "0.2", "--fail-rate", "0.2")
+from tests.integration.stack import mafa
+from tests.integration.swarm_stack import SwarmStack, swarm_stack_on
 
 
 def test_the_lab_is_a_three_node_swarm_with_a_registry_every_node_reaches(
@@ -50,51 +47,13 @@ def test_the_lab_is_a_three_node_swarm_with_a_registry_every_node_reaches(
         assert answered.returncode == 0, f"{node.name} cannot reach the registry"
 
 
-@dataclass(frozen=True)
-class SwarmStack:
-    project: str
-    port: int
-    state: Path
-    lab: SwarmLab
-
-    def tasks_running(self, service: str | None = None) -> dict[str, int]:
-        """Running tasks per node, from the manager's own task listing."""
-        counts: dict[str, int] = {}
-        for task in SwarmEngine.connect(self.lab.docker_host).tasks(self.project, service):
-            if task.state == "running" and task.desired_state == "running":
-                counts[task.node] = counts.get(task.node, 0) + 1
-        return counts
-
-    client: StackClient  # open while the tests run: it holds the forwards
-
-    def balancer(self) -> str:
-        """The balancer's URL from here: a forward through the manager's API (the lab's nodes
-        publish nothing on this host)."""
-        return self.client.balancer_url(f"http://127.0.0.1:{self.port}")
-
-
 @pytest.fixture(scope="module")
 def swarm_stack(
     swarm_lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SwarmStack]:
-    """`mafa up --swarm --senders 3 --receivers 6` on the lab, through its registry; the CLI and
-    this process both talk to the manager (DOCKER_HOST) with one state directory."""
-    state = tmp_path_factory.mktemp("swarm-state")
-    project = "swarmt"
-    port = free_port()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("DOCKER_HOST", swarm_lab.docker_host)
-        env.setenv("MAFA_STATE_DIR", str(state))
-        try:
-            mafa(
-                "up", "-p", project, "--swarm", "--registry", swarm_lab.registry,
-                "--senders", "3", "--receivers", "6", "--port", str(port),
-                "--timeout", "600", *STACK_FLAGS, state=state,
-            )  # fmt: skip
-            with StackClient(project) as client:
-                yield SwarmStack(project, port, state, swarm_lab, client)
-        finally:
-            mafa("down", "-p", project, "--volumes", state=state, check=False)
+    """`mafa up --swarm --senders 3 --receivers 6` on the lab, shared by the tests below."""
+    with swarm_stack_on(swarm_lab, tmp_path_factory.mktemp("swarm-state"), "swarmt") as stack:
+        yield stack
 
 
 def test_up_swarm_spreads_the_stack_over_all_three_nodes_and_serves_pages(
