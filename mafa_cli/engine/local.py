@@ -69,8 +69,7 @@ class DockerEngine:
                 docker.from_env(timeout=120)
                 if base_url is None
                 else docker.DockerClient(base_url=base_url, timeout=120)
-            )
-            client.ping()
+            )  # this asks the engine its API version: an engine out of reach fails here
         except (docker.errors.DockerException, OSError) as exc:
             raise _engine_error(exc) from None
         return cls(client)

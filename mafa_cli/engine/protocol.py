@@ -132,12 +132,15 @@ class Engine(Protocol):
     ) -> Iterator[str]: ...
 
 
-def connect_engine() -> Engine:
+def connect_engine(swarm: bool | None = None) -> Engine:
     """The engine of this environment (DOCKER_HOST or the local socket): a Swarm manager's
-    engine lists a project deployed as services by their tasks (engine/swarm.py). Imported
-    here, not at the top: the Docker SDK costs a tenth of a second and `mafa --help` needs none
-    of it."""
+    engine lists a project deployed as services by their tasks (engine/swarm.py). `swarm`, when
+    the caller knows it from the project's state, spares asking the engine (its `info` is the
+    costliest of its answers). Imported here, not at the top: the Docker SDK costs a tenth of
+    a second and `mafa --help` needs none of it."""
     from mafa_cli.engine.swarm import SwarmEngine
 
     engine = SwarmEngine.connect()
-    return engine if engine.is_manager() else engine.as_one_engine()
+    if swarm is None:
+        swarm = engine.is_manager()
+    return engine if swarm else engine.as_one_engine()

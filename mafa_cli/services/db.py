@@ -32,6 +32,7 @@ class DatabaseUnavailable(RuntimeError):
 class Database:
     def __init__(self, conninfo: str, *, max_size: int = 10, timeout_s: float = 5.0) -> None:
         self._conninfo = conninfo
+        self._timeout_s = timeout_s
         # No check on every borrow (a round trip per request): a connection that turns out broken
         # makes the pool test its idle ones at once (see _broken), and execute() retries.
         self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
@@ -44,8 +45,14 @@ class Database:
             connection_class=psycopg.Connection[dict[str, Any]],
         )
 
-    def open(self) -> None:
-        self._pool.open(wait=False)
+    def open(self, wait: bool = False) -> None:
+        """Start the pool's connecting; `wait` until its first connection is ready (a borrow
+        before then makes the pool add a second connection, an extra round of connecting for a
+        one-off reading such as `mafa watch --once`)."""
+        try:
+            self._pool.open(wait=wait, timeout=self._timeout_s)
+        except PoolTimeout as exc:  # still connecting in the background: a later borrow may work
+            raise DatabaseUnavailable(f"database unavailable: {exc}".strip()) from exc
 
     def reachable(self) -> bool:
         """Does the server take a connection now? One connection outside the pool: the pool's

@@ -30,18 +30,30 @@ from mafa_cli.stack.forward import Forward, relay_command
 from mafa_cli.state import ProjectState
 
 HTTP_TIMEOUT_S = 3.0
+# Where each source the CLI reads answers: (service, port inside its container).
+BROKER_API = ("rabbitmq", 15672)
+BROKER_AMQP = ("rabbitmq", 5672)
+DATABASE = ("postgres", 5432)
+SESSIONS = ("redis", 6379)
+BALANCER_STATS = ("haproxy", 8404)
+SOURCES = (BROKER_API, BROKER_AMQP, DATABASE, SESSIONS, BALANCER_STATS)
 
 
 class StackClient:
     def __init__(self, project: str, backend: Engine | None = None) -> None:
         self.project = project
-        self.backend = backend or connect_engine()
-        known = ProjectState(project).secrets()
+        state = ProjectState(project)
+        known = state.secrets()
         if known is None:
             raise NotFound(
                 f"no stack named {project!r} was brought up by mafa here",
                 hint="bring it up with `mafa up`, or choose it with --project",
             )
+        # Whether the stack is on a Swarm is in its settings: the engine need not be asked.
+        recorded = (state.settings() or {}).get("swarm")
+        self.backend = backend or connect_engine(
+            swarm=recorded if isinstance(recorded, bool) else None
+        )
         self._secrets = known
         self._forwards: dict[tuple[str, int], Forward] = {}
         self._opening = threading.RLock()  # `mafa watch` reads its sources from several threads
@@ -76,14 +88,14 @@ class StackClient:
 
         with self._opening:
             if self._db is None:
-                host, port = self.endpoint("postgres", 5432)
+                host, port = self.endpoint(*DATABASE)
                 password = self._secrets["MAFA_POSTGRES_PASSWORD"]
                 self._db = Database(
                     conninfo(host, port, "mafa", "postgres", password, "mafa-cli"),
                     max_size=2,
                     timeout_s=3.0,
                 )
-                self._db.open()
+                self._db.open(wait=True)
         return self._db
 
     def sessions(self) -> SessionCounts:
@@ -91,10 +103,18 @@ class StackClient:
 
         with self._opening:
             if self._sessions is None:
-                host, port = self.endpoint("redis", 6379)
+                host, port = self.endpoint(*SESSIONS)
                 client = connect(host, port, self._secrets["MAFA_REDIS_PASSWORD"])
                 self._sessions = SessionCounts(client, lifetime_s=60)
         return self._sessions
+
+    def prepare_sources(self) -> None:
+        """Start the relay of each source's first connection now (stack/forward.py), so the
+        engine works on them while the caller imports the client libraries."""
+        for source in SOURCES:
+            self.endpoint(*source)
+            with self._opening:
+                self._forwards[source].prepare()
 
     def balancer_url(self, published: str) -> str:
         """`published` (the balancer's published URL) when the engine runs on this host; else a
@@ -121,7 +141,7 @@ class StackClient:
             return http_client.text(url, HTTP_TIMEOUT_S, auth, body, kept=kept)
 
     def rabbit(self, path: str, body: Any = None) -> Any:
-        host, port = self.endpoint("rabbitmq", 15672)
+        host, port = self.endpoint(*BROKER_API)
         url = f"http://{host}:{port}/api/{path}"
         return json.loads(self.http_text(url, self._broker_monitor(), body))
 
@@ -132,7 +152,7 @@ class StackClient:
         return "mafa_monitor", self._secrets["MAFA_MONITOR_AMQP_PASSWORD"]
 
     def balancer_stats(self) -> str:
-        host, port = self.endpoint("haproxy", 8404)
+        host, port = self.endpoint(*BALANCER_STATS)
         auth = ("mafa_stats", self._secrets["MAFA_HAPROXY_STATS_PASSWORD"])
         return self.http_text(f"http://{host}:{port}/stats;csv", auth)
 
@@ -146,7 +166,7 @@ class StackClient:
 
         with self._opening:
             if self._probe is None:
-                host, port = self.endpoint("rabbitmq", 5672)
+                host, port = self.endpoint(*BROKER_AMQP)
                 self._probe = QueueProbe(host, port, *self._broker_monitor())
         return self._probe.read((WORK_QUEUE, DEAD_LETTER_QUEUE))
 

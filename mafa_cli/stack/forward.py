@@ -19,9 +19,15 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Future
 
 CHUNK = 65536
+# A relay opened ahead (`Forward.prepare`) serves the next connection only this fresh: its
+# process has already connected to the service, and RabbitMQ drops a connection that has not
+# begun its handshake after 10 s.
+PREPARED_FOR_S = 5.0
 # stdout arrives in the engine's frames (no TTY): 1 byte stream, 3 zero, 4 bytes big-endian size.
 FRAME_HEADER = struct.Struct(">BxxxL")
 
@@ -80,6 +86,7 @@ class Forward:
         self._lock = threading.Lock()
         self._closed = False
         self._live: set[socket.socket] = set()  # both ends of every relay under way
+        self._prepared: Future[tuple[socket.socket, float]] | None = None
         threading.Thread(target=self._accept, daemon=True, name=f"forward-{self.port}").start()
 
     def _keep(self, *ends: socket.socket) -> bool:
@@ -101,13 +108,47 @@ class Forward:
             if self._keep(client):
                 threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
+    def prepare(self) -> None:
+        """Open the next connection's relay now, in the background: the engine starts it while
+        the caller does other work (`mafa watch` imports the client library meanwhile), and the
+        connection finds it ready (within PREPARED_FOR_S; else it is closed, and one opened)."""
+        ready: Future[tuple[socket.socket, float]] = Future()
+        with self._lock:
+            if self._closed or self._prepared is not None:
+                return
+            self._prepared = ready
+
+        def open_now() -> None:
+            try:
+                stream = self._open_stream()
+            except Exception as exc:  # the connection then opens its own, and sees why
+                ready.set_exception(exc)
+                return
+            if self._keep(stream):
+                ready.set_result((stream, time.monotonic()))
+            else:
+                ready.set_exception(ConnectionError("the forward is closed"))
+
+        threading.Thread(target=open_now, daemon=True, name=f"forward-{self.port}-ahead").start()
+
+    def _next_stream(self) -> socket.socket:
+        """The relay for a new connection (tracked): the one opened ahead if fresh, else new."""
+        with self._lock:
+            ready, self._prepared = self._prepared, None
+        if ready is not None and ready.exception() is None:
+            stream, opened_at = ready.result()
+            if time.monotonic() - opened_at < PREPARED_FOR_S:
+                return stream
+            self._drop(stream)
+        stream = self._open_stream()
+        if not self._keep(stream):
+            raise ConnectionError("the forward is closed")
+        return stream
+
     def _serve(self, client: socket.socket) -> None:
         try:
-            stream = self._open_stream()
+            stream = self._next_stream()
         except Exception:  # the client sees a closed connection; its own error says which
-            self._drop(client)
-            return
-        if not self._keep(stream):
             self._drop(client)
             return
 

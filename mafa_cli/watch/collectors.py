@@ -76,6 +76,7 @@ class Collector:
         self._changed_at = datetime.now(UTC)
         self._queue_readings: deque[tuple[datetime, QueueFigures]] = deque(maxlen=30)
         self._readers = ThreadPoolExecutor(READERS, thread_name_prefix="mafa-watch-read")
+        self._client.prepare_sources()  # the engine opens their relays while we import
 
     @property
     def client(self) -> StackClient:
@@ -86,8 +87,10 @@ class Collector:
         self._readers.shutdown(wait=False, cancel_futures=True)
         self._client.close()
 
-    def collect(self) -> Snapshot:
-        """One snapshot; never raises for a failing source (that panel goes stale)."""
+    def collect(self, follow_resources: bool = True) -> Snapshot:
+        """One snapshot; never raises for a failing source (that panel goes stale).
+        `follow_resources=False` starts no resource streams: for a one-off reading, which would
+        end before their first sample (the engine's next 1 s tick) and only pay their cost."""
         previous = self._last
         stale: dict[str, str] = {}
 
@@ -102,7 +105,8 @@ class Collector:
         containers = attempt("containers", self._client.refresh, no_containers)
         by_ip = {c.ip: c for c in containers if c.ip}
         by_host = {c.id[:12]: c.name for c in containers}
-        self._follow(containers)  # resource samples stream in while the sources are read
+        if follow_resources:
+            self._follow(containers)  # resource samples stream in while the sources are read
 
         def later(panel: str, read: Callable[[], T], fallback: T) -> Future[T]:
             return self._readers.submit(attempt, panel, read, fallback)

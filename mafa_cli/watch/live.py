@@ -97,11 +97,12 @@ def watch(
             # apart (the broker's totals move in 5 s steps), and "lost" is only claimed at rest,
             # once nothing has moved for longer than that. A quiet stack (everything accepted
             # is processed or parked, nothing queued) is at rest at once and answers at once.
-            snapshot = collector.collect()
-            history.add(snapshot)
             # No wait for the engine's resource samples: a new stream's first comes at the
             # engine's next 1 s tick (0.95-1.0 s after the reading began, measured), so waiting
-            # would double a quiet answer; CPU and memory read "-" until a running watch has them.
+            # would double a quiet answer, and no stream is even started unless a second
+            # reading follows; CPU and memory read "-" until a running watch has them.
+            snapshot = collector.collect(follow_resources=False)
+            history.add(snapshot)
             for _ in range(ONCE_READINGS if not _at_rest(snapshot) else 0):
                 time.sleep(1.0)
                 snapshot = collector.collect()

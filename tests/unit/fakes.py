@@ -306,6 +306,9 @@ class FakeStackClient:
         if source in self.broken:
             raise ConnectionError(f"{source} is not running")
 
+    def prepare_sources(self) -> None:
+        """Nothing to open ahead: the answers are data."""
+
     def refresh(self) -> list[Replica]:
         self._check("containers")
         return self.backend.replicas(self.project)

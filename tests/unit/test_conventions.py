@@ -182,7 +182,7 @@ def test_the_same_value_as_a_flag_is_the_flag_s_mistake(tmp_path: Path) -> None:
 def test_a_pinned_metrics_endpoint_leaves_watch_once_usable(tmp_path: Path) -> None:
     (tmp_path / "mafa.toml").write_text('[watch]\nmetrics = "127.0.0.1:9464"\n')
     result = runner.invoke(app, ["watch", "--once", "-p", "nothing-here"])
-    assert result.exit_code == ExitStatus.ENGINE, result.output  # went on to read the stack
+    assert result.exit_code == ExitStatus.NOT_FOUND, result.output  # went on to read the stack
     result = runner.invoke(app, ["watch", "--once", "--metrics", ":0", "-p", "nothing-here"])
     assert result.exit_code == ExitStatus.USAGE, "typed, the two still do not go together"
 

@@ -207,7 +207,7 @@ class CountingCollector:
         self.taken = 0
         self.closed = False
 
-    def collect(self) -> Snapshot:
+    def collect(self, follow_resources: bool = True) -> Snapshot:
         self.taken += 1
         return Snapshot(
             project="p",

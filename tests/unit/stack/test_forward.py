@@ -8,9 +8,12 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
+from mafa_cli.stack import forward as forward_module
 from mafa_cli.stack.forward import FRAME_HEADER, Forward, relay_command
 
 
@@ -175,3 +178,71 @@ def test_the_relay_leaves_no_process_for_the_container_to_adopt() -> None:
         [sys.executable, "-c", ADOPTION_PROBE], capture_output=True, text=True, timeout=30
     )
     assert probe.stdout.split() == ["0", "0"], probe.stderr
+
+
+def exchange(port: int, word: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(word)
+        client.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := client.recv(4096):
+            received += chunk
+    return received
+
+
+def wait_until(check: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if check():
+            return
+        time.sleep(0.01)
+    raise AssertionError("not within 5 s")
+
+
+def test_a_relay_opened_ahead_serves_the_next_connection_only() -> None:
+    engine = FakeEngineStream()
+    forward = Forward(engine.open)
+    try:
+        forward.prepare()
+        forward.prepare()  # one ahead at a time
+        wait_until(lambda: engine.opened == 1)
+        assert exchange(forward.port, b"first") == b"FIRST"
+        assert engine.opened == 1, "the connection took the relay opened ahead"
+        assert exchange(forward.port, b"second") == b"SECOND"
+        assert engine.opened == 2
+    finally:
+        forward.close()
+
+
+def test_a_stale_relay_opened_ahead_is_closed_and_a_new_one_opened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(forward_module, "PREPARED_FOR_S", 0.0)
+    engine = FakeEngineStream()
+    forward = Forward(engine.open)
+    try:
+        forward.prepare()
+        wait_until(lambda: engine.opened == 1)
+        assert exchange(forward.port, b"late") == b"LATE"
+        assert engine.opened == 2
+    finally:
+        forward.close()
+
+
+def test_a_relay_that_failed_ahead_leaves_the_connection_its_own_try() -> None:
+    tries: list[str] = []
+    engine = FakeEngineStream()
+
+    def first_fails() -> socket.socket:
+        tries.append("try")
+        if len(tries) == 1:
+            raise ConnectionError("service is starting")
+        return engine.open()
+
+    forward = Forward(first_fails)
+    try:
+        forward.prepare()
+        wait_until(lambda: len(tries) == 1)
+        assert exchange(forward.port, b"again") == b"AGAIN"
+        assert len(tries) == 2
+    finally:
+        forward.close()

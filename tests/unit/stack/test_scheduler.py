@@ -63,7 +63,9 @@ def test_service_started_waits_for_the_start_only(model: ComposeModel) -> None:
     engine = FakeEngine(never_healthy={"fast", "slow"})
     wanted = {"fast": 1, "started_with_fast": 1}
     with pytest.raises(Unhealthy, match="p-fast-1 did not become healthy"):
-        scheduler.start_when_ready(engine, "p", model, wanted, tasks(engine, model), Quiet(), 0.1)
+        # 1 s, not less: a loaded host can take longer than 0.1 s to run the fake create, and
+        # the deadline would then pass before any replica exists to blame.
+        scheduler.start_when_ready(engine, "p", model, wanted, tasks(engine, model), Quiet(), 1.0)
     created = [name for call, name in engine.calls if call == "create"]
     assert created == ["p-fast-1", "p-started_with_fast-1"]
 
