@@ -7,7 +7,7 @@
 #   mafa_monitor   monitoring tag (queues, connections, channels) + read `messages.dead`, where
 #                  `mafa ledger` reads the parked messages and puts them back
 # With load_definitions set the broker seeds no default user or vhost (so no guest either), and
-# re-imports the file at every boot: passwords follow the environment.
+# re-imports the file at every boot: passwords follow the environment (or the files it names).
 set -euo pipefail
 
 die() { echo "mafa-rabbitmq: $*" >&2; exit 64; }
@@ -20,10 +20,18 @@ json_string() {
   printf '"%s"' "${value//\"/\\\"}"
 }
 
-admin=$(json_string "${MAFA_RABBITMQ_PASSWORD:?set MAFA_RABBITMQ_PASSWORD}")
-sender=$(json_string "${MAFA_SENDER_AMQP_PASSWORD:?set MAFA_SENDER_AMQP_PASSWORD}")
-receiver=$(json_string "${MAFA_RECEIVER_AMQP_PASSWORD:?set MAFA_RECEIVER_AMQP_PASSWORD}")
-monitor=$(json_string "${MAFA_MONITOR_AMQP_PASSWORD:?set MAFA_MONITOR_AMQP_PASSWORD}")
+# A variable's value, or the contents of the file <variable>_FILE names (on a Swarm, a secret
+# under /run/secrets); as a JSON string.
+password() {
+  local file="$1_FILE" value
+  if [ -n "${!file:-}" ]; then value=$(cat -- "${!file}"); else value=${!1:?set $1 or $file}; fi
+  json_string "$value"
+}
+
+admin=$(password MAFA_RABBITMQ_PASSWORD)
+sender=$(password MAFA_SENDER_AMQP_PASSWORD)
+receiver=$(password MAFA_RECEIVER_AMQP_PASSWORD)
+monitor=$(password MAFA_MONITOR_AMQP_PASSWORD)
 limit=${MAFA_DELIVERY_LIMIT:-10}
 [[ $limit =~ ^[1-9][0-9]{0,5}$ ]] || die "MAFA_DELIVERY_LIMIT must be a whole number >= 1, got '$limit'"
 

@@ -2,6 +2,8 @@
 
 Every setting comes from an environment variable (set by compose/compose.yaml). Secrets have no
 default: a service refuses to start without them rather than fall back to a well-known password.
+A secret may instead name a file that holds it, `<variable>_FILE` (MAFA_DB_PASSWORD_FILE): on a
+Swarm, passwords are Swarm secrets mounted under /run/secrets, never in the service's environment.
 """
 
 from __future__ import annotations
@@ -128,6 +130,9 @@ class ServiceSettings:
         for f in fields(cls):
             meta = f.metadata
             name = str(meta["env"])
+            if meta["secret"] and f"{name}_FILE" in env:
+                values[f.name] = _secret_from_file(name, env)
+                continue
             if f.name == "role" or name not in env:
                 continue
             raw = env[name]
@@ -155,6 +160,19 @@ class ServiceSettings:
                 raise SettingsError(f"{name} must be >= 1")
         if self.session_lifetime_s < 1 or self.max_message_bytes < 1:
             raise SettingsError("MAFA_SESSION_LIFETIME and MAFA_MAX_MESSAGE_BYTES must be >= 1")
+
+
+def _secret_from_file(name: str, env: Mapping[str, str]) -> str:
+    """The secret `<name>_FILE` names (one final newline dropped: an editor's, not the secret's)."""
+    path = env[f"{name}_FILE"]
+    if name in env:
+        raise SettingsError(f"{name} and {name}_FILE are both set: set one")
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{name}_FILE={path!r} cannot be read: {exc}") from None
+    return text.removesuffix("\n")
 
 
 def _convert(type_name: object, raw: str) -> object:

@@ -1,5 +1,7 @@
 """Service settings from the environment: defaults, conversions, refusals."""
 
+from pathlib import Path
+
 import pytest
 
 from mafa_cli.services.settings import ServiceSettings, SettingsError, documented_settings
@@ -50,6 +52,28 @@ def test_every_secret_is_required(name: str) -> None:
 def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         settings(**env)
+
+
+def test_a_secret_may_come_from_the_file_its_FILE_variable_names(tmp_path: Path) -> None:
+    # As a Swarm secret mounts it: /run/secrets/<name>, the variable holds only the path.
+    (tmp_path / "db").write_text("from-a-file\n")
+    env = {k: v for k, v in SECRETS.items() if k != "MAFA_DB_PASSWORD"}
+    s = ServiceSettings.from_env(
+        {"MAFA_ROLE": "sender", **env, "MAFA_DB_PASSWORD_FILE": str(tmp_path / "db")}
+    )
+    assert s.db_password == "from-a-file", "the editor's final newline is not the password's"
+
+
+def test_a_secret_file_that_cannot_be_read_or_a_secret_set_twice_is_refused(
+    tmp_path: Path,
+) -> None:
+    env = {"MAFA_ROLE": "sender", **SECRETS}
+    del env["MAFA_REDIS_PASSWORD"]
+    with pytest.raises(SettingsError, match=r"MAFA_REDIS_PASSWORD_FILE=.*cannot be read"):
+        ServiceSettings.from_env({**env, "MAFA_REDIS_PASSWORD_FILE": str(tmp_path / "missing")})
+    (tmp_path / "r").write_text("r")
+    with pytest.raises(SettingsError, match="both set"):
+        settings(MAFA_REDIS_PASSWORD_FILE=str(tmp_path / "r"))  # MAFA_REDIS_PASSWORD too
 
 
 def test_conninfo_quotes_the_password() -> None:

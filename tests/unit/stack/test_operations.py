@@ -129,11 +129,13 @@ def test_no_build_refuses_a_missing_image(engine: FakeEngine) -> None:
         operations.up(settings(build=False), Steps(), engine)
 
 
-def test_official_images_are_pulled_when_missing() -> None:
+def test_every_official_image_gets_mafas_layer_on_top() -> None:
+    # Redis too: its entrypoint reads the password from a file on a Swarm (compose/redis).
     engine = FakeEngine()
     operations.up(settings(images=ImageSet.OFFICIAL), Steps(), engine)
-    pulled = [name for call, name in engine.calls if call == "pull"]
-    assert any("redis" in name for name in pulled)  # the one not built on top
+    built = [name for call, name in engine.calls if call == "build"]
+    assert any("redis" in name for name in built)
+    assert [name for call, name in engine.calls if call == "pull"] == []
 
 
 def test_offline_images_missing_is_a_clear_error_and_leaves_no_state() -> None:
