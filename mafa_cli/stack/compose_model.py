@@ -12,6 +12,8 @@ subset does not cover is refused by name and line, never silently ignored. The s
                  hostname, stop_grace_period,
                  x-mafa-start-early (mafa's own: see Service.start_early; other x-* are ignored,
                  as Compose ignores them)
+                 x-mafa-swarm-configs ("path/from/the/file's/dir:/target"): files that go to a
+                 Swarm as configs (Deploy.configs); one engine has them in the image
                  deploy (endpoint_mode, placement: constraints, preferences [spread]): used on a
                  Swarm only (engine/swarm.py); one engine ignores it, as `docker compose` does
     variables:   $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $$
@@ -25,7 +27,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,7 @@ BUILD_KEYS = {"context", "dockerfile", "args"}
 HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "start_interval"}
 CONDITIONS = {"service_started", "service_healthy"}
 START_EARLY_KEY = "x-mafa-start-early"
+SWARM_CONFIGS_KEY = "x-mafa-swarm-configs"
 RESTART_POLICIES = {"no", "always", "on-failure", "unless-stopped"}
 
 _VARIABLE = re.compile(
@@ -98,12 +101,19 @@ class Build:
 
 
 @dataclass(frozen=True)
+class ConfigFile:
+    source: str  # absolute path on the host that runs mafa
+    target: str  # where the tasks see it
+
+
+@dataclass(frozen=True)
 class Deploy:
     """Where and how a service's tasks run on a Swarm."""
 
     endpoint_mode: str = "vip"  # dnsrr: the service name resolves to every task's address
     constraints: tuple[str, ...] = ()  # "node.role == manager"
     spread: tuple[str, ...] = ()  # placement preferences: spread tasks over node.id, ...
+    configs: tuple[ConfigFile, ...] = ()  # files given to the tasks as Swarm configs
 
 
 @dataclass(frozen=True)
@@ -381,8 +391,25 @@ def _service(
             spec.get("stop_grace_period", "10s"), f"{name}: {where}"
         ),
         start_early=start_early,
-        deploy=_deploy(spec.get("deploy") or {}, f"{name}: {where}.deploy", lines, where),
+        deploy=replace(
+            _deploy(spec.get("deploy") or {}, f"{name}: {where}.deploy", lines, where),
+            configs=_swarm_configs(spec.get(SWARM_CONFIGS_KEY) or [], base_dir, f"{name}: {where}"),
+        ),
     )
+
+
+def _swarm_configs(value: Any, base_dir: Path, where: str) -> tuple[ConfigFile, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}.{SWARM_CONFIGS_KEY} must be a list of 'file:/target'")
+    configs = []
+    for item in value:
+        source, _, target = str(item).partition(":")
+        if not source or not target.startswith("/"):
+            raise ConfigError(
+                f"{where}.{SWARM_CONFIGS_KEY}: {item!r} is not like haproxy/haproxy.cfg:/etc/x.cfg"
+            )
+        configs.append(ConfigFile(str((base_dir / source).resolve()), target))
+    return tuple(configs)
 
 
 def _deploy(spec: Any, where: str, lines: _Lines, path: str) -> Deploy:

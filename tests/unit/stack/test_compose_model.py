@@ -182,3 +182,15 @@ def test_deploy_keys_say_where_tasks_go_on_a_swarm_and_leave_one_engine_alone() 
     sender = model.services["sender"]
     moved = replace(sender, deploy=replace(sender.deploy, constraints=("node.role == worker",)))
     assert moved.config_hash("img") == sender.config_hash("img")
+
+
+def test_swarm_configs_name_files_beside_the_compose_file_and_refuse_other_shapes() -> None:
+    model = load(default_compose_file(), SECRETS)
+    (config,) = model.services["haproxy"].deploy.configs
+    assert config.source == str(default_compose_file().parent / "haproxy" / "haproxy.cfg")
+    assert config.target == "/usr/local/etc/haproxy/haproxy.cfg"
+    assert model.services["sender"].deploy.configs == ()
+    for bad in ("[haproxy.cfg]", "[':/etc/x']", "haproxy.cfg:/x"):
+        text = f"services:\n  a:\n    image: x\n    x-mafa-swarm-configs: {bad}\n"
+        with pytest.raises(ConfigError, match="x-mafa-swarm-configs"):
+            parse(text, {}, Path("/tmp"))
