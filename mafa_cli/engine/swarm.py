@@ -1,7 +1,7 @@
 """A Docker Swarm, through the Docker SDK: the engine of a Swarm manager. The second module that
 imports docker (after engine/local.py, whose one-engine operations a manager also has: images,
 exec, logs). Swarm membership (init, join, the node list) is here; so is what a stack on a Swarm
-becomes (services, tasks, an overlay network, secrets).
+becomes (services, tasks, an overlay network, secrets and configs).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from mafa_cli.engine.local import DockerEngine, parse_time
 from mafa_cli.engine.protocol import Replica
 from mafa_cli.errors import MafaError
 from mafa_cli.stack.compose_model import Healthcheck
-from mafa_cli.stack.swarm_spec import NAMESPACE, ServiceSpec
+from mafa_cli.stack.swarm_spec import NAMESPACE, ServiceSpec, SwarmFile
 
 SWARM_PORT = 2377
 NANOS = 1_000_000_000
@@ -137,8 +137,9 @@ class SwarmEngine(DockerEngine):
                     existing, current["Version"]["Index"], mode=mode, fetch_current_spec=True
                 )
                 return
+            references = self._files_for(spec)
             self._api.create_service(
-                self._task_template(spec, network, healthcheck),
+                self._task_template(spec, network, healthcheck, references),
                 name=spec.name,
                 labels=dict(spec.labels),
                 mode=mode,
@@ -162,8 +163,49 @@ class SwarmEngine(DockerEngine):
                 hint="is DOCKER_HOST a Swarm manager? (`docker node ls` answers on one)",
             ) from None
 
+    def _files_for(
+        self, spec: ServiceSpec
+    ) -> tuple[list[docker.types.SecretReference], list[docker.types.ConfigReference]]:
+        """The service's secrets and configs, created where missing (a name is its content: one
+        that exists holds what it should), as references for its containers."""
+        project = dict(spec.labels)[NAMESPACE]
+        secrets = [
+            docker.types.SecretReference(
+                self._ensure_file("secret", project, f), f.name, filename=f.target, mode=f.mode
+            )
+            for f in spec.secrets
+        ]
+        configs = [
+            docker.types.ConfigReference(
+                self._ensure_file("config", project, f), f.name, filename=f.target, mode=f.mode
+            )
+            for f in spec.configs
+        ]
+        return secrets, configs
+
+    def _ensure_file(self, kind: str, project: str, file: SwarmFile) -> str:
+        """The id of the project's secret or config (kind) named `file.name`, created if new."""
+        existing = self.stack_files(kind, project).get(file.name)
+        if existing is not None:
+            return existing
+        create = self._api.create_secret if kind == "secret" else self._api.create_config
+        created = create(file.name, file.data, labels={NAMESPACE: project})
+        return str(created["ID"])
+
+    def stack_files(self, kind: str, project: str) -> dict[str, str]:
+        """Name -> id of the project's secrets or configs (kind "secret" or "config")."""
+        listing = self._api.secrets if kind == "secret" else self._api.configs
+        found = listing(filters={"label": f"{NAMESPACE}={project}"})
+        return {str(f["Spec"]["Name"]): str(f["ID"]) for f in found}
+
     def _task_template(
-        self, spec: ServiceSpec, network: str, healthcheck: Healthcheck | None
+        self,
+        spec: ServiceSpec,
+        network: str,
+        healthcheck: Healthcheck | None,
+        references: tuple[
+            list[docker.types.SecretReference], list[docker.types.ConfigReference]
+        ] = ([], []),
     ) -> docker.types.TaskTemplate:
         health = None
         if healthcheck is not None:
@@ -186,6 +228,8 @@ class SwarmEngine(DockerEngine):
             ],
             stop_grace_period=int(spec.stop_grace_period_s * NANOS),
             healthcheck=health,
+            secrets=references[0] or None,
+            configs=references[1] or None,
         )
         return docker.types.TaskTemplate(
             container,
@@ -199,9 +243,14 @@ class SwarmEngine(DockerEngine):
         )
 
     def remove_when_unused(self, kind: str, name: str) -> bool:
-        """Removes the network or volume `name` (kind "network" or "volume"); False while
+        """Removes the network, volume, secret or config `name` (kind says which); False while
         something still uses it (the engine refuses), True once it is gone."""
-        remove = self._api.remove_network if kind == "network" else self._api.remove_volume
+        remove = {
+            "network": self._api.remove_network,
+            "volume": self._api.remove_volume,
+            "secret": self._api.remove_secret,
+            "config": self._api.remove_config,
+        }[kind]
         try:
             remove(name)
         except docker.errors.NotFound:

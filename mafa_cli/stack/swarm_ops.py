@@ -13,18 +13,21 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from mafa_cli.config import UpSettings
 from mafa_cli.engine.swarm import SwarmEngine, Task
-from mafa_cli.errors import MafaError, NotFound, Unhealthy
+from mafa_cli.errors import ConfigError, MafaError, NotFound, Unhealthy
 from mafa_cli.stack.compose_model import ComposeModel
 from mafa_cli.stack.plan import Existing, Plan
 from mafa_cli.stack.scheduler import Reporter
 from mafa_cli.stack.swarm_spec import network_name, service_spec
+from mafa_cli.state import ProjectState
 
 POLL_S = 1.0
 REMOVE_TIMEOUT_S = 90
 MANAGER_ONLY = "node.role == manager"
+KINDS = ("secret", "config")  # what a stack's tasks get as files
 
 
 def engine_of(engine: object) -> SwarmEngine:
@@ -81,12 +84,14 @@ def deploy(
     """Creates (or scales) the services level by level, waiting for each level's tasks."""
     project = settings.project
     network = engine.ensure_overlay(project, network_name(project))
+    secrets = ProjectState(project).secrets_or_create()
+    files = config_files(model)
     for level in model.start_order():
         names = [name for name in level if not only or name in only]
         for name in names:
             service = model.services[name]
             spec = service_spec(
-                project, service, settings.replicas(name), images.get(service.image)
+                project, service, settings.replicas(name), images.get(service.image), secrets, files
             )
             engine.deploy(spec, network, service.healthcheck)
         if settings.wait and names:
@@ -94,6 +99,22 @@ def deploy(
             _wait_running(
                 engine, project, {n: settings.replicas(n) for n in names}, settings.timeout_s
             )
+
+
+def config_files(model: ComposeModel) -> dict[str, bytes]:
+    """The content of every file a service gives its tasks as a Swarm config."""
+    files: dict[str, bytes] = {}
+    for service in model.services.values():
+        for config in service.deploy.configs:
+            try:
+                files[config.source] = Path(config.source).read_bytes()
+            except OSError as exc:
+                raise ConfigError(
+                    f"{service.name}: cannot read {config.source} for a Swarm config: "
+                    f"{exc.strerror}",
+                    hint="x-mafa-swarm-configs paths are relative to the compose file",
+                ) from None
+    return files
 
 
 def _wait_running(
@@ -159,16 +180,17 @@ def down(
     volumes: tuple[str, ...],
     reporter: Reporter,
 ) -> tuple[int, int, int]:
-    """Removes the services and the network, and the `volumes` named (the stack's: on the
-    manager, where the stateful services are pinned). The network and the volumes go once
-    the tasks that use them have stopped (the engine refuses before). Counts of (services,
-    networks, volumes) removed."""
+    """Removes the services, the network, the project's secrets and configs, and the `volumes`
+    named (the stack's: on the manager, where the stateful services are pinned). All but the
+    services go once the tasks that use them have stopped (the engine refuses before). Counts
+    of (services, networks, volumes) removed."""
     services = engine.stack_services(project)
     reporter.step(f"removing {len(services)} services")
     for service_id in services.values():
         engine.remove_service(service_id)
     leftovers = [("network", network_name(project))]
     leftovers += [("volume", f"{project}_{v}") for v in volumes]
+    leftovers += [(kind, name) for kind in KINDS for name in engine.stack_files(kind, project)]
     deadline = time.monotonic() + REMOVE_TIMEOUT_S
     removed: set[tuple[str, str]] = set()
     while len(removed) < len(leftovers) and time.monotonic() < deadline:
@@ -180,7 +202,7 @@ def down(
             f"{', '.join(name for _, name in gone)} still in use after {REMOVE_TIMEOUT_S}s",
             hint="run `mafa down` again in a moment",
         )
-    return len(services), 1, len(leftovers) - 1
+    return len(services), 1, len(volumes)
 
 
 def tasks_on_nodes(tasks: list[Task]) -> dict[str, int]:

@@ -5,9 +5,17 @@ import pytest
 
 from mafa_cli.config import default_compose_file
 from mafa_cli.engine.swarm import Task
+from mafa_cli.errors import ConfigError
 from mafa_cli.stack import swarm_ops
-from mafa_cli.stack.compose_model import load, parse
-from mafa_cli.stack.swarm_spec import NAMESPACE, PublishedPort, service_spec, stack_specs
+from mafa_cli.stack.compose_model import ComposeModel, load, parse
+from mafa_cli.stack.swarm_spec import (
+    NAMESPACE,
+    PublishedPort,
+    ServiceSpec,
+    object_name,
+    service_spec,
+    stack_specs,
+)
 from mafa_cli.state import SECRET_NAMES
 
 SECRETS = {name: f"secret-{i}" for i, name in enumerate(SECRET_NAMES)}
@@ -17,7 +25,9 @@ def test_the_shipped_stack_becomes_services_named_and_labelled_as_a_stack() -> N
     model = load(default_compose_file(), SECRETS)
     replicas = dict.fromkeys(model.services, 1) | {"sender": 3, "receiver": 6}
     app = model.services["sender"].image
-    specs = stack_specs("demo", model, replicas, {app: f"reg:5000/{app}"})
+    specs = stack_specs(
+        "demo", model, replicas, {app: f"reg:5000/{app}"}, SECRETS, swarm_ops.config_files(model)
+    )
     by_service = {spec.service: spec for spec in specs}
     assert [spec.service for spec in specs][-1] == "haproxy", "in start order"
     assert by_service["sender"].name == "demo_sender"
@@ -32,6 +42,68 @@ def test_the_shipped_stack_becomes_services_named_and_labelled_as_a_stack() -> N
     assert [m.source for m in by_service["postgres"].mounts] == ["demo_postgres-data"]
     assert by_service["haproxy"].ports == (PublishedPort(8080, 8080, "host"),)
     assert by_service["receiver"].spread == ("node.id",)
+
+
+def _shipped_specs(project: str = "demo", model: ComposeModel | None = None) -> list[ServiceSpec]:
+    model = model or load(default_compose_file(), SECRETS)
+    replicas = dict.fromkeys(model.services, 1)
+    return stack_specs(project, model, replicas, {}, SECRETS, swarm_ops.config_files(model))
+
+
+def test_no_password_is_in_any_service_definition_each_comes_as_a_secret_file() -> None:
+    specs = _shipped_specs()
+    for spec in specs:
+        # Everything the Swarm keeps in the service's definition (a secret's bytes are not).
+        definition = repr(spec)
+        assert not [name for name, value in SECRETS.items() if value in definition], spec.name
+        mounted = {f.target for f in spec.secrets}
+        for variable, value in spec.environment:
+            if variable.endswith("_FILE") and value.startswith("/run/secrets/"):
+                assert value.removeprefix("/run/secrets/") in mounted, (spec.name, variable)
+    by_service = {spec.service: spec for spec in specs}
+    assert ("POSTGRES_PASSWORD_FILE", "/run/secrets/mafa_postgres_password") in by_service[
+        "postgres"
+    ].environment
+    postgres_secret = next(
+        f for f in by_service["postgres"].secrets if f.target.endswith("res_password")
+    )
+    assert postgres_secret.data == SECRETS["MAFA_POSTGRES_PASSWORD"].encode()
+    # Every secret of the project reaches the service that needs it, and only those.
+    used = {f.target.upper() for spec in specs for f in spec.secrets}
+    assert used == set(SECRET_NAMES)
+    assert {f.target for f in by_service["haproxy"].secrets} == {"mafa_haproxy_stats_password"}
+
+
+def test_files_the_stack_names_become_configs_named_per_project_and_by_content(
+    tmp_path: Path,
+) -> None:
+    by_service = {spec.service: spec for spec in _shipped_specs()}
+    (cfg,) = by_service["haproxy"].configs
+    assert cfg.target == "/usr/local/etc/haproxy/haproxy.cfg"
+    assert cfg.name.startswith("demo_haproxy.cfg_")
+    assert b"server-template sender" in cfg.data
+    (init,) = by_service["postgres"].configs
+    assert init.target == "/docker-entrypoint-initdb.d/10-roles.sh"
+    assert init.mode == 0o555, "an init script is run, not sourced into the entrypoint"
+    assert cfg.mode == 0o444
+    # Another project, or another content: another object (a Swarm's cannot change).
+    other = {spec.service: spec for spec in _shipped_specs("other")}
+    assert other["haproxy"].configs[0].name.startswith("other_haproxy.cfg_")
+    assert object_name("demo", "haproxy.cfg", b"x") != object_name("demo", "haproxy.cfg", b"y")
+    assert object_name("demo", "haproxy.cfg", b"x") == object_name("demo", "haproxy.cfg", b"x")
+    long_name = object_name("p" * 50, "mafa_receiver_amqp_password", b"x")
+    assert len(long_name) == 64
+    assert long_name != object_name("p" * 50, "mafa_receiver_db_password", b"x")
+
+
+def test_a_password_in_a_command_is_refused_for_a_swarm() -> None:
+    model = parse(
+        "services:\n  a:\n    image: x\n    command: [run, --password, '${PW}']\n",
+        {"PW": "s3cret-value"},
+        Path("/tmp"),
+    )
+    with pytest.raises(ConfigError, match="command holds a password"):
+        service_spec("p", model.services["a"], 1, secrets={"PW": "s3cret-value"})
 
 
 def test_a_bind_mount_cannot_go_to_a_swarm() -> None:
