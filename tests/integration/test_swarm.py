@@ -6,6 +6,7 @@ trickle, then `mafa smoke --swarm` on the same stack, which ends by removing it.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
@@ -18,6 +19,8 @@ import requests
 
 from mafa_cli.engine.swarm import SwarmEngine
 from mafa_cli.engine_lab import REGISTRY_PORT, SwarmLab, container_name, registry_container
+from mafa_cli.stack.swarm_spec import NAMESPACE
+from mafa_cli.state import SECRET_NAMES, parse_env_file
 from tests.integration.stack import mafa
 from tests.integration.swarm_stack import SwarmStack, swarm_stack_on
 
@@ -128,6 +131,58 @@ def test_scale_receivers_live_under_a_trickle_loses_nothing(swarm_stack: SwarmSt
     assert "nothing lost" in ledger.stdout, ledger.stdout + ledger.stderr
 
 
+def test_passwords_are_swarm_secrets_files_are_configs_and_no_service_definition_holds_one(
+    swarm_stack: SwarmStack,
+) -> None:
+    project = swarm_stack.project
+    passwords = parse_env_file((swarm_stack.state / project / "secrets.env").read_text())
+    assert sorted(passwords) == sorted(SECRET_NAMES)
+    engine = SwarmEngine.connect(swarm_stack.lab.docker_host)
+    services = engine.stack_services(project)
+    assert len(services) == 6
+    for service, service_id in services.items():
+        inspected = subprocess.run(
+            ["docker", "service", "inspect", service_id], capture_output=True, text=True, check=True
+        ).stdout
+        # Nowhere in what the manager keeps of the service: env, labels, command, anything.
+        leaked = [name for name, value in passwords.items() if value in inspected]
+        assert leaked == [], f"{service}: {leaked} in `docker service inspect`"
+        container = json.loads(inspected)[0]["Spec"]["TaskTemplate"]["ContainerSpec"]
+        mounted = {ref["File"]["Name"] for ref in container.get("Secrets") or []}
+        named = {
+            value.removeprefix("/run/secrets/")
+            for _, _, value in (v.partition("=") for v in container.get("Env") or [])
+            if value.startswith("/run/secrets/")
+        }
+        assert named, f"{service} reads at least one password from a file"
+        assert named <= mounted, f"{service}: every *_FILE names a mounted secret"
+
+    # The project's secrets and configs, by the stack's label, as Docker's own listing shows them.
+    def listed(kind: str) -> list[str]:
+        out = subprocess.run(
+            ["docker", kind, "ls", "--filter", f"label={NAMESPACE}={project}",
+             "--format", "{{.Name}}"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        return sorted(name.rsplit("_", 1)[0] for name in out.split())
+
+    assert listed("secret") == sorted(f"{project}_{name.lower()}" for name in SECRET_NAMES)
+    assert listed("config") == [f"{project}_10-roles.sh", f"{project}_haproxy.cfg"]
+
+    # In a task, the password is the file's content and not on the server's command line.
+    redis = next(t for t in engine.tasks(project, "redis") if t.state == "running")
+    assert redis.container_id is not None
+
+    def in_redis(*command: str) -> str:
+        return subprocess.run(
+            ["docker", "exec", redis.container_id, *command],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+
+    assert in_redis("cat", "/run/secrets/mafa_redis_password") == passwords["MAFA_REDIS_PASSWORD"]
+    assert passwords["MAFA_REDIS_PASSWORD"] not in in_redis("cat", "/proc/1/cmdline")
+
+
 def test_smoke_swarm_is_green_on_the_swarm(swarm_stack: SwarmStack, tmp_path: Path) -> None:
     junit = tmp_path / "smoke.xml"
     # Same project and settings: `up` inside smoke finds the stack as it is, and its messages go
@@ -161,6 +216,8 @@ def test_smoke_swarm_is_green_on_the_swarm(swarm_stack: SwarmStack, tmp_path: Pa
     suite = ElementTree.parse(junit).getroot()
     assert suite.find(".//failure") is None
     assert suite.find(".//error") is None
-    assert (
-        SwarmEngine.connect(swarm_stack.lab.docker_host).stack_services(swarm_stack.project) == {}
-    )
+    engine = SwarmEngine.connect(swarm_stack.lab.docker_host)
+    assert engine.stack_services(swarm_stack.project) == {}
+    # Its down took the secrets and configs too.
+    assert engine.stack_files("secret", swarm_stack.project) == {}
+    assert engine.stack_files("config", swarm_stack.project) == {}
