@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import docker.errors
 import docker.types
@@ -133,8 +134,18 @@ class SwarmEngine(DockerEngine):
         try:
             if existing is not None:
                 current = self._api.inspect_service(existing)
+                # A changed password or config file is a new secret or config (named by its
+                # content): then the service gets a new task template, and new tasks.
+                template = None
+                if _file_names(current) != {f.name for f in (*spec.secrets, *spec.configs)}:
+                    references = self._files_for(spec)
+                    template = self._task_template(spec, network, healthcheck, references)
                 self._api.update_service(
-                    existing, current["Version"]["Index"], mode=mode, fetch_current_spec=True
+                    existing,
+                    current["Version"]["Index"],
+                    mode=mode,
+                    task_template=template,
+                    fetch_current_spec=True,
                 )
                 return
             references = self._files_for(spec)
@@ -334,6 +345,13 @@ class SwarmEngine(DockerEngine):
             for t in self.tasks(project, service)
             if t.desired_state == "running"
         ]
+
+
+def _file_names(service: dict[str, Any]) -> set[str]:
+    """The names of the secrets and configs an inspected service's tasks get."""
+    container = service["Spec"]["TaskTemplate"]["ContainerSpec"]
+    secrets = {str(r["SecretName"]) for r in container.get("Secrets") or []}
+    return secrets | {str(r["ConfigName"]) for r in container.get("Configs") or []}
 
 
 @dataclass(frozen=True)
