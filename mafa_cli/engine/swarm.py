@@ -241,8 +241,9 @@ class SwarmEngine(DockerEngine):
             healthcheck=health,
             secrets=references[0] or None,
             configs=references[1] or None,
+            dns_config=docker.types.DNSConfig(),
         )
-        return docker.types.TaskTemplate(
+        template = docker.types.TaskTemplate(
             container,
             restart_policy=docker.types.RestartPolicy(condition="any", delay=NANOS),
             placement=docker.types.Placement(
@@ -252,6 +253,12 @@ class SwarmEngine(DockerEngine):
             # The compose name as an alias: `sender`, `postgres` resolve as on one engine.
             networks=[docker.types.NetworkAttachmentConfig(network, aliases=[spec.service])],
         )
+        # The engine fills empty DNS settings and resources into a service's spec at its first
+        # update; a spec created without them then differs, and a mere change of replicas
+        # replaced every task (seen on the lab: a scale rolled every sender and receiver). With
+        # both given empty here, a scale only adds or removes tasks.
+        template["Resources"] = {}
+        return template
 
     def remove_when_unused(self, kind: str, name: str) -> bool:
         """Removes the network, volume, secret or config `name` (kind says which); False while

@@ -35,6 +35,13 @@ class SwarmStack:
                 counts[task.node] = counts.get(task.node, 0) + 1
         return counts
 
+    def running_task_ids(self, service: str) -> set[str]:
+        return {
+            task.id
+            for task in SwarmEngine.connect(self.lab.docker_host).tasks(self.project, service)
+            if task.state == "running" and task.desired_state == "running"
+        }
+
     def balancer(self) -> str:
         """The balancer's URL from here: a forward through the manager's API (the lab's nodes
         publish nothing on this host)."""

@@ -114,8 +114,14 @@ def test_scale_receivers_live_under_a_trickle_loses_nothing(swarm_stack: SwarmSt
     sender.start()
     try:
         time.sleep(3)
+        receivers_before = swarm_stack.running_task_ids("receiver")
+        senders_before = swarm_stack.running_task_ids("sender")
         mafa("scale", "-p", swarm_stack.project, "--receivers", "9", state=swarm_stack.state)
         assert sum(swarm_stack.tasks_running("receiver").values()) == 9
+        # A scale adds tasks and replaces none (the engine's first update of a service once
+        # rolled every task: engine/swarm.py gives the spec what that update would fill in).
+        assert receivers_before <= swarm_stack.running_task_ids("receiver")
+        assert senders_before == swarm_stack.running_task_ids("sender")
         time.sleep(3)
     finally:
         stop.set()
