@@ -31,6 +31,9 @@ from mafa_cli.options import (
     MaxDelay,
     MaybeReceivers,
     MaybeSenders,
+    NodeFaultOption,
+    NodeHook,
+    NodeName,
     Port,
     Project,
     Receivers,
@@ -580,15 +583,25 @@ def chaos(
     timeout: DrainTimeout = 120.0,
     report: HtmlReport = None,
     as_json: AsJson = False,
+    node_fault: NodeFaultOption = None,
+    node: NodeName = None,
+    node_hook: NodeHook = None,
+    down_for: Annotated[
+        float, duration_option("With --node-fault: how long the node stays away.")
+    ] = 20.0,
 ) -> None:
     """Kill or restart a service's containers on a schedule while messages flow; then the verdict.
 
-    Faults are recorded (`mafa watch` shows them). Exit 0 only when nothing was lost.
+    On a Swarm, --node-fault takes a worker node away instead, and the verdict also asks for
+    every service's replicas back to their count. Faults are recorded (`mafa watch` shows them).
+    Exit 0 only when nothing was lost.
     Example: mafa chaos --kill receiver --every 10s --duration 60s
+    Example: mafa chaos --node-fault drain --every 30s --duration 60s --down-for 20s
     """
     from mafa_cli import outputs, ui
     from mafa_cli.proof import ChaosSettings
     from mafa_cli.proof import chaos as run_chaos
+    from mafa_cli.stack.swarm_faults import replicas_line
 
     _writable("--report", report)
     out = ui.console_for(as_json)
@@ -603,6 +616,10 @@ def chaos(
             rate=rate,
             timeout_s=timeout,
             report=report,
+            node_fault=node_fault,
+            node=node,
+            node_hook=node_hook,
+            down_for_s=down_for,
         )
         reporter = ui.RichReporter(out)
         with reporter.live():
@@ -614,7 +631,12 @@ def chaos(
         _show_report(out, result.html_report)
     if as_json:
         _print_json(outputs.proof_json("chaos", result))
+    elif result.replicas:
+        back = "back to their count" if result.replicas_back else "NOT back to their count"
+        out.print(f"replicas {back}: {replicas_line(result.replicas)}")
     _show_verdict(out, result.report, f"chaos {result.run_id}", as_json)
+    if not result.replicas_back:
+        raise typer.Exit(int(ExitStatus.NOT_PROVEN))
 
 
 @app.command()

@@ -146,6 +146,14 @@ class ChaosTarget(StrEnum):
     REDIS = "redis"
 
 
+class NodeFault(StrEnum):
+    """The host faults `mafa chaos --node-fault` injects on a Swarm (stack/swarm_faults.py)."""
+
+    KILL = "kill"  # the node's engine killed, then started again (a host crash and reboot)
+    DRAIN = "drain"  # availability drain (tasks move to the others), then active again
+    PARTITION = "partition"  # the node cut from the others' network, then reconnected
+
+
 class ChaosAction(StrEnum):
     KILL = "kill"  # SIGKILL, then start again (a crash, and a restart policy)
     RESTART = "restart"  # SIGTERM, a grace period, then start (a graceful restart)

@@ -17,11 +17,13 @@ Tests use them through pytest fixtures; people through
     python -m mafa_cli.engine_lab stop NAME
     python -m mafa_cli.engine_lab swarm start NAME [--image REF ...]   (DOCKER_HOST: the manager)
     python -m mafa_cli.engine_lab swarm stop NAME
+    python -m mafa_cli.engine_lab node kill|start|cut|heal HOSTNAME   (a host fault on a node)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -46,6 +48,9 @@ DOCKERD = ("dockerd", "--host", "unix:///run/engine/docker.sock", "--storage-dri
 CONTEXT_LABEL = "org.mafa.context-hash"
 LAB_LABEL = "org.mafa.engine-lab"
 START_TIMEOUT_S = 90.0
+LOCAL_ENGINE = "unix:///var/run/docker.sock"
+# dockerd's and its containerd's, inside a node's container
+PID_FILES = ("/run/docker.pid", "/run/docker/containerd/containerd.pid")
 # What `mafa up --images offline` needs in the inner engine.
 OFFLINE_IMAGES = (
     BASE,
@@ -243,6 +248,94 @@ def stop_swarm(name: str, host: DockerEngine | None = None) -> None:
     host.remove_network(lab_network(name))
 
 
+# Host faults on a lab node: the hook `mafa chaos --node-fault` runs -----------------------------
+#
+# On a real Swarm mafa cannot kill a remote engine or cut a host's network: the user names a hook
+# (`--node-hook`), a program called as `HOOK VERB HOSTNAME ADDRESS`. This is the lab's own hook
+# (`--node-hook "python -m mafa_cli.engine_lab node"`): a node's host name is its container's
+# name on this machine, so the host's engine reaches it.
+
+# What cuts a node off: its own netfilter drops everything to and from the other machines of the
+# lab network (the Swarm's gossip and control plane, VXLAN, the registry), in its own INPUT and
+# OUTPUT (the engine's traffic and the overlay's encapsulated packets) and FORWARD (its tasks'
+# traffic through docker_gwbridge). Disconnecting the container from the network would take
+# its address away, and it may come back with another one, which a Swarm node does not survive.
+CUT_RULES = (("INPUT", "-s"), ("OUTPUT", "-d"), ("FORWARD", "-s"), ("FORWARD", "-d"))
+NODE_VERBS = ("kill", "start", "cut", "heal")
+
+
+def _host_engine() -> DockerEngine:
+    """The engine that runs the lab's containers. mafa runs the hook with DOCKER_HOST naming
+    the lab's manager (a node's socket, under the lab's socket directory): the host's engine
+    is then this machine's own socket, not that one."""
+    docker_host = os.environ.get("DOCKER_HOST", "")
+    in_lab = docker_host.startswith(f"unix://{socket_dir('')}")
+    return DockerEngine.connect(LOCAL_ENGINE if in_lab else None)
+
+
+def node_of(hostname: str) -> tuple[str, str]:
+    """(lab name, node name) of a lab node's host name (its container's name)."""
+    name = hostname.removeprefix(container_name(""))
+    lab, _, number = name.rpartition("-")
+    if name == hostname or not lab or not number.isdigit():
+        raise MafaError(
+            f"{hostname!r} is not a node of a lab made by `engine_lab swarm start`",
+            hint=f"its nodes are named {container_name(node_name('LAB', 1))} and so on",
+        )
+    return lab, name
+
+
+def partition_rules(peers: Sequence[str]) -> list[list[str]]:
+    """The netfilter rules (without -I/-D) that cut a node off from `peers` (addresses)."""
+    return [[chain, way, peer, "-j", "DROP"] for peer in peers for chain, way in CUT_RULES]
+
+
+def node_fault(verb: str, hostname: str, host: DockerEngine | None = None) -> None:
+    """kill (SIGKILL to the node's engine: its container, whose first process it is, stops
+    with all its tasks), start (the container again: the engine keeps its Swarm state on its
+    volume and must come back at its old address), cut, heal (the partition's rules)."""
+    lab, name = node_of(hostname)
+    host = host or _host_engine()
+    if verb == "kill":
+        host.kill(hostname)
+    elif verb == "start":
+        # The killed engine left its pid files (its own, pid 1, and its containerd's) in the
+        # container's /run, which a host's reboot would have emptied. A restarted container
+        # has low pids again, so dockerd would take itself, or any early process, for an engine
+        # or a containerd still running. An empty pid file names no process.
+        for pid_file in PID_FILES:
+            host.put_file(hostname, pid_file, b"", 0o644, "root")
+        host.start(hostname, hostname)
+        engine = EngineLab(name, hostname, socket_dir(name))
+        _wait_for_engine(engine)
+        advertised = SwarmEngine.connect(engine.docker_host).advertised_address()
+        address = host.container_address(hostname, lab_network(lab))
+        if advertised and advertised != address:
+            raise MafaError(
+                f"{hostname} came back at {address}, but the Swarm knows it at {advertised}",
+                hint=f"make the lab afresh: `python -m mafa_cli.engine_lab swarm stop {lab}`",
+            )
+    elif verb in ("cut", "heal"):
+        peers = [
+            host.container_address(other, lab_network(lab))
+            for other in (
+                *(container_name(node_name(lab, n)) for n in range(1, SWARM_NODES + 1)),
+                registry_container(lab),
+            )
+            if other != hostname
+        ]
+        for rule in partition_rules(peers):
+            if verb == "cut":
+                code, output = host.run_to_end(hostname, ["iptables", "-I", *rule])
+                if code != 0:
+                    raise MafaError(f"cannot cut {hostname} off: {output.strip() or code}")
+            # Heal removes every copy of each rule (a cut run twice inserted it twice).
+            while verb == "heal" and host.run_to_end(hostname, ["iptables", "-D", *rule])[0] == 0:
+                pass
+    else:
+        raise MafaError(f"unknown node verb {verb!r}", hint=f"use one of {', '.join(NODE_VERBS)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mafa_cli.engine_lab",
@@ -252,8 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "words",
         nargs="+",
-        metavar="[swarm] {start,stop} NAME",
-        help="start or stop an engine (or, after `swarm`, a 3-node Swarm) called NAME",
+        metavar="[swarm] {start,stop} NAME | node {kill,start,cut,heal} HOSTNAME",
+        help="start or stop an engine (or, after `swarm`, a 3-node Swarm) called NAME; or a "
+        "host fault on a lab node (the hook of `mafa chaos --node-fault`)",
     )
     parser.add_argument(
         "--image",
@@ -262,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="an image to copy in (repeatable; default: the offline image set)",
     )
     options = parser.parse_args(argv)
+    if options.words[0] == "node":
+        return _node_main(parser, options.words[1:])
     swarm = options.words[0] == "swarm"
     words = options.words[1:] if swarm else options.words
     if len(words) != 2 or words[0] not in ("start", "stop"):
@@ -280,12 +376,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         engine = start(name, images, on_line=progress)
     except MafaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+        _print_error(exc)
         return 1
     print(f"export DOCKER_HOST={engine.docker_host}")
     return 0
+
+
+def _node_main(parser: argparse.ArgumentParser, words: Sequence[str]) -> int:
+    """`node VERB HOSTNAME [ADDRESS]`: the hook contract (the address is not needed here)."""
+    if len(words) not in (2, 3) or words[0] not in NODE_VERBS:
+        parser.error(f"expected: node {{{','.join(NODE_VERBS)}}} HOSTNAME [ADDRESS]")
+    try:
+        node_fault(words[0], words[1])
+    except MafaError as exc:
+        _print_error(exc)
+        return 1
+    return 0
+
+
+def _print_error(exc: MafaError) -> None:
+    print(f"error: {exc}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
 
 
 if __name__ == "__main__":

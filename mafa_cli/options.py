@@ -17,6 +17,7 @@ from mafa_cli.config import (
     ChaosAction,
     ChaosTarget,
     ImageSet,
+    NodeFault,
     check_project,
     read_defaults_file,
 )
@@ -132,6 +133,27 @@ Target = Annotated[ChaosTarget, typer.Option("--kill", help="The service whose r
 Action = Annotated[
     ChaosAction,
     typer.Option("--action", help="kill (SIGKILL, then start) or restart (graceful)."),
+]
+NodeFaultOption = Annotated[
+    NodeFault | None,
+    typer.Option(
+        "--node-fault",
+        help="On a Swarm: take a worker node away instead (kill its engine, drain it, or cut "
+        "its network), then bring it back.",
+    ),
+]
+NodeName = Annotated[
+    str | None,
+    typer.Option("--node", help="With --node-fault: the worker's host name (default: any)."),
+]
+NodeHook = Annotated[
+    str | None,
+    typer.Option(
+        "--node-hook",
+        envvar="MAFA_NODE_HOOK",
+        help="With --node-fault kill|partition: a program run as HOOK kill|start|cut|heal "
+        "HOSTNAME ADDRESS on the node's host (mafa cannot reach it by itself).",
+    ),
 ]
 ReportDir = Annotated[Path | None, typer.Option(help="Report directory.")]
 HtmlReport = Annotated[

@@ -12,15 +12,17 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from mafa_cli import ledger
-from mafa_cli.config import ChaosAction, ChaosTarget, ImageSet, UpSettings
+from mafa_cli.config import ChaosAction, ChaosTarget, ImageSet, NodeFault, UpSettings
+from mafa_cli.engine.swarm import SwarmEngine
 from mafa_cli.errors import MafaError, NotFound, UsageError
 from mafa_cli.load.settings import default_host, new_run_id, project_ca
 from mafa_cli.report import Report, RunEvent, record_beside, recording
 from mafa_cli.report import build as build_report
-from mafa_cli.stack import operations
+from mafa_cli.stack import operations, swarm_faults, swarm_ops
 from mafa_cli.stack.access import StackClient
 from mafa_cli.stack.scheduler import Reporter
 from mafa_cli.state import Event, ProjectState
@@ -28,6 +30,8 @@ from mafa_cli.traffic import Traffic, TrafficCounts
 
 MAX_SMOKE_MESSAGES = 1_000_000
 READ_EVERY_S = 0.25  # the ledger's queries are indexed: cheap enough to read this often
+MAX_DOWN_FOR_S = 600.0
+NODE_BACK_TIMEOUT_S = 180.0  # a node's engine starting again, then the manager seeing it ready
 LOST_AFTER_QUIET_S = 15.0  # consumers reconnecting after a broker restart take up to ~10 s
 
 
@@ -106,6 +110,12 @@ class ProofResult:
     seconds: float
     faults: list[Event]
     html_report: Report | None = None
+    # chaos --node-fault: each service's running tasks against its count, after the faults
+    replicas: tuple[swarm_faults.ReplicaCount, ...] = ()
+
+    @property
+    def replicas_back(self) -> bool:
+        return all(count.back for count in self.replicas)
 
 
 def write_junit(path: Path, name: str, result: ProofResult) -> None:
@@ -203,8 +213,28 @@ class ChaosSettings:
     rate: float
     timeout_s: float
     report: Path | None = None  # the HTML report of the run (its snapshots are kept beside it)
+    # On a Swarm: host faults instead of the target's replicas (stack/swarm_faults.py)
+    node_fault: NodeFault | None = None
+    node: str | None = None  # the worker to take away (default: one at random each time)
+    node_hook: str | None = None  # how mafa reaches a node's host (kill, partition)
+    down_for_s: float = 20.0  # how long the node stays away each time
 
     def __post_init__(self) -> None:
+        if self.node_fault is not None:
+            if self.node_fault not in tuple(NodeFault):
+                raise UsageError(
+                    f"--node-fault {self.node_fault!r}", hint=f"use one of {', '.join(NodeFault)}"
+                )
+            swarm_faults.check_hook(self.node_fault, self.node_hook)
+            if not 1 <= self.down_for_s <= MAX_DOWN_FOR_S:
+                raise UsageError(
+                    f"--down-for {self.down_for_s:g}s is out of range",
+                    hint=f"1s..{MAX_DOWN_FOR_S:.0f}s, e.g. --down-for 20s",
+                )
+        elif self.node is not None or self.node_hook is not None:
+            raise UsageError(
+                "--node and --node-hook go with --node-fault", hint="add --node-fault drain"
+            )
         if self.target not in tuple(ChaosTarget):
             raise UsageError(f"--kill {self.target!r}", hint=f"use one of {', '.join(ChaosTarget)}")
         if self.action not in tuple(ChaosAction):
@@ -231,22 +261,52 @@ def chaos(
     settings: ChaosSettings, reporter: Reporter, rng: random.Random | None = None
 ) -> ProofResult:
     """Messages at `rate` while the target is killed (SIGKILL, then started again, as a restart
-    policy would) or restarted every `every_s`; then the drain and the verdict."""
+    policy would) or restarted every `every_s`, or, on a Swarm with `node_fault`, a worker node
+    is taken away for `down_for_s` and brought back; then the drain and the verdict."""
     rng = rng or random.Random()
     published = default_host(settings.project)  # says "no such stack" before anything starts
     client = StackClient(settings.project)
+    fault = settings.node_fault
+    swarm = None if fault is None else _swarm_of(settings, client, fault)
     url = client.balancer_url(published)
     run_id = new_run_id()
     started = time.monotonic()
     reporter.step(f"messages at {settings.rate:g}/s to {url} ({run_id})")
     ca_file = project_ca(settings.project)
     with _recording(settings.project, settings.report) as record:
-        proof = _chaos_run(settings, reporter, rng, client, url, run_id, ca_file, started)
+        proof = _chaos_run(settings, reporter, rng, client, swarm, url, run_id, ca_file, started)
     faults = (
-        f"{settings.action} a {settings.target} every {settings.every_s:g}s for "
-        f"{settings.duration_s:g}s, messages at {settings.rate:g}/s"
+        f"{settings.action} a {settings.target}"
+        if swarm is None
+        else f"node {settings.node_fault} for {settings.down_for_s:g}s"
+    ) + (
+        f" every {settings.every_s:g}s for {settings.duration_s:g}s, "
+        f"messages at {settings.rate:g}/s"
     )
     return _with_report(proof, settings.report, record, f"chaos · {settings.project}", faults)
+
+
+@dataclass(frozen=True)
+class _Swarm:
+    fault: NodeFault
+    engine: SwarmEngine
+    wanted: dict[str, int]  # each service's replica count, as the project's settings say
+
+
+def _swarm_of(settings: ChaosSettings, client: StackClient, fault: NodeFault) -> _Swarm:
+    """--node-fault: the Swarm's manager and the services' counts; refused before any message
+    is sent when the project is not on a Swarm or the Swarm has no worker to take away."""
+    saved = operations.saved_settings(settings.project)
+    if not saved.swarm:
+        raise UsageError(
+            f"--node-fault needs a stack on a Swarm; {settings.project} runs on one engine",
+            hint="bring it up with `mafa up --swarm` on a manager, or fault its replicas: "
+            "--kill receiver",
+        )
+    engine = swarm_ops.engine_of(client.backend)
+    swarm_faults.pick_node(engine.nodes(), settings.node, random.Random())
+    services = engine.stack_services(settings.project)
+    return _Swarm(fault, engine, {service: saved.replicas(service) for service in services})
 
 
 def _chaos_run(
@@ -254,36 +314,25 @@ def _chaos_run(
     reporter: Reporter,
     rng: random.Random,
     client: StackClient,
+    swarm: _Swarm | None,
     url: str,
     run_id: str,
     ca_file: Path | None,
     started: float,
 ) -> ProofResult:
-    engine = client.backend
     state = ProjectState(settings.project)
+    inject: Callable[[], list[Event]]
+    if swarm is None:
+        inject = partial(_replica_fault, settings, client, state, rng, reporter)
+    else:
+        inject = partial(_node_fault, settings, swarm, state, rng, reporter)
     faults: list[Event] = []
     traffic = Traffic(url, run_id, threads=4, rate=settings.rate, ca_file=ca_file).start()
     try:
         next_fault = started + settings.every_s
         while next_fault <= started + settings.duration_s:
             time.sleep(max(0.0, next_fault - time.monotonic()))
-            running = [
-                c
-                for c in engine.replicas(settings.project, settings.target)
-                if c.state == "running"
-            ]
-            if running:
-                victim = rng.choice(running)
-                if settings.action == ChaosAction.KILL:
-                    engine.kill(victim.id)
-                    faults.append(state.record_event("SIGKILL", victim.name))
-                    # Back to the wanted count, as a restart policy would: the same container
-                    # starts again (a new process, so a new node name for senders/receivers).
-                    engine.start(victim.id, victim.name)
-                else:
-                    faults.append(state.record_event("restart", victim.name))
-                    engine.restart(victim.id, grace_s=10)
-                reporter.step(f"{faults[-1].at[11:19]} {faults[-1].action} {victim.name}")
+            faults += inject()
             next_fault += settings.every_s
         time.sleep(max(0.0, started + settings.duration_s - time.monotonic()))
     finally:
@@ -294,7 +343,92 @@ def _chaos_run(
     )
     with client:
         report = verdict(client, run_id, settings.timeout_s, reporter.build_output)
-    return ProofResult(run_id, counts, report, time.monotonic() - started, faults)
+    replicas: tuple[swarm_faults.ReplicaCount, ...] = ()
+    if swarm is not None:
+        replicas = tuple(
+            swarm_faults.wait_replicas(
+                swarm.engine,
+                settings.project,
+                swarm.wanted,
+                settings.timeout_s,
+                reporter.build_output,
+            )
+        )
+        reporter.step(
+            f"replicas (the manager's task listing): {swarm_faults.replicas_line(replicas)}"
+        )
+    return ProofResult(
+        run_id, counts, report, time.monotonic() - started, faults, replicas=replicas
+    )
+
+
+def _replica_fault(
+    settings: ChaosSettings,
+    client: StackClient,
+    state: ProjectState,
+    rng: random.Random,
+    reporter: Reporter,
+) -> list[Event]:
+    """One of the target's running replicas killed and started again, or restarted."""
+    engine = client.backend
+    running = [
+        c for c in engine.replicas(settings.project, settings.target) if c.state == "running"
+    ]
+    if not running:
+        return []
+    victim = rng.choice(running)
+    if settings.action == ChaosAction.KILL:
+        engine.kill(victim.id)
+        event = state.record_event("SIGKILL", victim.name)
+        # Back to the wanted count, as a restart policy would: the same container
+        # starts again (a new process, so a new node name for senders/receivers).
+        engine.start(victim.id, victim.name)
+    else:
+        event = state.record_event("restart", victim.name)
+        engine.restart(victim.id, grace_s=10)
+    reporter.step(f"{event.at[11:19]} {event.action} {victim.name}")
+    return [event]
+
+
+def _node_fault(
+    settings: ChaosSettings,
+    swarm: _Swarm,
+    state: ProjectState,
+    rng: random.Random,
+    reporter: Reporter,
+) -> list[Event]:
+    """A worker taken away for `down_for_s`, brought back (whatever happened meanwhile), and
+    waited for until the manager sees it ready and active: one event for each step."""
+    fault = swarm.fault
+    steps = swarm_faults.STEPS[fault]
+    faults = swarm_faults.NodeFaults(swarm.engine, settings.node_hook)
+    node = swarm_faults.pick_node(swarm.engine.nodes(), settings.node, rng)
+    events: list[Event] = []
+
+    def record(verb: str) -> None:
+        events.append(state.record_event(f"node {verb}", node.hostname))
+        reporter.step(f"{events[-1].at[11:19]} node {verb} {node.hostname}")
+
+    try:
+        faults.take(fault, node)
+    except MafaError:
+        with contextlib.suppress(MafaError):  # undo what a half-done take did (part of a cut)
+            faults.bring_back(fault, node)
+        raise
+    record(steps.take)
+    try:
+        time.sleep(settings.down_for_s)
+        seen = swarm.engine.node(node.id)
+        counts = swarm_faults.replica_counts(swarm.engine.tasks(settings.project), swarm.wanted)
+        reporter.step(
+            f"the manager sees {node.hostname} {seen.state}/{seen.availability}; "
+            f"running: {swarm_faults.replicas_line(counts)}"
+        )
+    finally:
+        faults.bring_back(fault, node)
+        record(steps.bring_back)
+    faults.wait_back(node, NODE_BACK_TIMEOUT_S)
+    return events
 
 
 @contextlib.contextmanager

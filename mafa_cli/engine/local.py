@@ -482,6 +482,18 @@ class DockerEngine:
             return -1  # not running (yet, or any more), or gone
         return -1 if code is None else int(code)
 
+    def run_to_end(self, container_id: str, command: Sequence[str]) -> tuple[int, str]:
+        """One exec, waited for to its end (its output read to the end): its exit code and
+        output. Unlike run_in, the exit code is there even for a command that takes a while."""
+        try:
+            exec_id = self._api.exec_create(container_id, list(command), stdout=True, stderr=True)
+            output = self._api.exec_start(exec_id)
+            code = self._api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.APIError as exc:
+            return -1, str(exc.explanation or exc)
+        text = output.decode("utf-8", errors="replace") if isinstance(output, bytes) else ""
+        return (-1 if code is None else int(code)), text
+
     def put_file(self, replica_id: str, path: str, data: bytes, mode: int, owner: str) -> None:
         uid, gid = self._user_ids(replica_id, owner)
         entry = tarfile.TarInfo(posixpath.basename(path))

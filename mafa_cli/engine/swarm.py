@@ -95,6 +95,33 @@ class SwarmEngine(DockerEngine):
         ]
         return sorted(nodes, key=lambda n: (n.role != "manager", n.hostname))
 
+    def node(self, node_id: str) -> Node:
+        """One node as the manager sees it now (from the node listing, as `docker node ls`)."""
+        for found in self.nodes():
+            if found.id == node_id:
+                return found
+        raise MafaError(f"node {node_id} is not in the Swarm any more", hint="docker node ls")
+
+    def set_availability(self, node_id: str, availability: str) -> None:
+        """active, pause or drain (`docker node update --availability`): drain makes the
+        Swarm move the node's tasks to the others. A manager's API does it on any Swarm, with
+        no access to the node itself (what `mafa chaos --node-fault drain` relies on)."""
+        try:
+            current = self._api.inspect_node(node_id)
+            spec = {**current["Spec"], "Availability": availability}
+            self._api.update_node(node_id, current["Version"]["Index"], spec)
+        except docker.errors.APIError as exc:
+            raise MafaError(
+                f"cannot set node {node_id} to {availability}: {exc.explanation or exc}"
+            ) from None
+
+    def advertised_address(self) -> str:
+        """The address this engine gives the Swarm for itself ('' when in no Swarm)."""
+        try:
+            return str((self._client.info().get("Swarm") or {}).get("NodeAddr") or "")
+        except docker.errors.APIError:
+            return ""
+
     def as_one_engine(self) -> DockerEngine:
         """The same engine, without the Swarm's view (one that is no Swarm manager)."""
         return DockerEngine(self._client)

@@ -50,6 +50,13 @@ def test_junit_unwritable(tmp_path: Path) -> None:
         ({"every_s": 0.5}, "--every must be at least 1s"),
         ({"duration_s": 5.0, "every_s": 10.0}, "--duration at least --every"),
         ({"rate": 0.0}, "--rate 0 is out of range"),
+        ({"node_fault": "reboot"}, "--node-fault 'reboot'"),
+        ({"node_fault": "kill"}, "--node-fault kill needs --node-hook"),
+        ({"node_fault": "partition"}, "--node-fault partition needs --node-hook"),
+        ({"node_fault": "drain", "down_for_s": 0.5}, "--down-for 0.5s is out of range"),
+        ({"node_fault": "drain", "down_for_s": 601.0}, "--down-for 601s is out of range"),
+        ({"node": "worker-1"}, "--node and --node-hook go with --node-fault"),
+        ({"node_hook": "/opt/hook"}, "--node and --node-hook go with --node-fault"),
     ],
 )
 def test_chaos_flags(changes: dict[str, Any], message: str) -> None:
