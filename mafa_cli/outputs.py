@@ -113,6 +113,8 @@ def proof_json(command: str, result: ProofResult) -> dict[str, Any]:
         },
         "faults": [asdict(event) for event in result.faults],
         "ledger": ledger_json(result.report),
+        # chaos --node-fault: each service's running tasks against its count, after the faults
+        "replicas": [asdict(count) for count in result.replicas],
         # --report: where the run's HTML report was written
         "report": None if result.html_report is None else str(result.html_report.html_file),
     }

@@ -23,6 +23,7 @@ from mafa_cli.proof import ProofResult
 from mafa_cli.report import Report
 from mafa_cli.stack import operations, scheduler
 from mafa_cli.stack.operations import OFFLINE_MARKER_IMAGE
+from mafa_cli.stack.swarm_faults import ReplicaCount
 from mafa_cli.state import Event
 from mafa_cli.traffic import TrafficCounts
 from tests.unit.fakes import FakeEngine
@@ -113,7 +114,10 @@ def test_the_ledger_and_the_proof_of_smoke_and_chaos() -> None:
     faults = [Event("2026-11-30T05:00:00+00:00", "SIGKILL", "unit-receiver-2")]
     html = Report(Path("chaos.html"), charts_with_data=[], warnings=[])
     traffic = TrafficCounts(accepted=9, refused=1)
-    chaos = ProofResult("run-2", traffic, base.report, 61.2, faults, html_report=html)
+    replicas = (ReplicaCount("receiver", 4, 4), ReplicaCount("sender", 2, 1))
+    chaos = ProofResult(
+        "run-2", traffic, base.report, 61.2, faults, html_report=html, replicas=replicas
+    )
     for command, result in (("smoke", base), ("chaos", chaos)):
         document = outputs.proof_json(command, result)
         validate("proof", document)
@@ -121,6 +125,13 @@ def test_the_ledger_and_the_proof_of_smoke_and_chaos() -> None:
     assert outputs.proof_json("chaos", chaos)["faults"][0]["action"] == "SIGKILL"
     assert outputs.proof_json("chaos", chaos)["report"] == "chaos.html"
     assert outputs.proof_json("smoke", base)["report"] is None
+    assert outputs.proof_json("chaos", chaos)["replicas"][1] == {
+        "service": "sender",
+        "wanted": 2,
+        "running": 1,
+    }
+    assert not chaos.replicas_back
+    assert outputs.proof_json("smoke", base)["replicas"] == []
 
 
 def test_load() -> None:

@@ -7,10 +7,13 @@ from typing import Any
 import pytest
 
 from mafa_cli import proof
+from mafa_cli.config import ImageSet, UpSettings
 from mafa_cli.errors import UsageError
 from mafa_cli.ledger import compute, queue_pending
 from mafa_cli.proof import ChaosSettings, ProofResult, write_junit
+from mafa_cli.stack import operations
 from mafa_cli.traffic import TrafficCounts
+from tests.unit.stack.test_operations import Steps
 from tests.unit.test_ledger import ATTEMPTS, COUNTS, PROCESSED
 
 
@@ -124,3 +127,29 @@ def test_a_drained_queue_with_messages_missing_waits_then_calls_them_lost(
     report = proof.verdict(None, "run-1", 30, lambda _: None)  # type: ignore[arg-type]
     assert (report.lost, report.conclusive) == (3, True)
     assert len(read) > 5, "not on the first empty read: the queue's figure lags"
+
+
+def _node_fault_settings(**changes: Any) -> ChaosSettings:
+    values: dict[str, Any] = {
+        "project": "p",
+        "target": "receiver",
+        "action": "kill",
+        "every_s": 10.0,
+        "duration_s": 60.0,
+        "rate": 20.0,
+        "timeout_s": 120.0,
+        "node_fault": "drain",
+    }
+    return ChaosSettings(**{**values, **changes})
+
+
+def test_node_faults_are_refused_on_a_project_that_is_not_on_a_swarm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    one_engine = UpSettings.for_run("p", 2, 3, 8089, ImageSet.OFFLINE, 0.2, 0.2)
+    monkeypatch.setattr(proof, "default_host", lambda _project: "http://127.0.0.1:8089")
+    monkeypatch.setattr(proof, "StackClient", lambda _project: object())
+    monkeypatch.setattr(operations, "saved_settings", lambda _project: one_engine)
+    with pytest.raises(UsageError, match="--node-fault needs a stack on a Swarm") as refused:
+        proof.chaos(_node_fault_settings(), Steps())
+    assert "mafa up --swarm" in (refused.value.hint or "")
