@@ -45,6 +45,17 @@ def test_junit_unwritable(tmp_path: Path) -> None:
         write_junit(tmp_path / "file" / "x.xml", "mafa smoke", result())
 
 
+CHAOS: dict[str, Any] = {
+    "project": "p",
+    "target": "receiver",
+    "action": "kill",
+    "every_s": 10.0,
+    "duration_s": 60.0,
+    "rate": 20.0,
+    "timeout_s": 120.0,
+}
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -63,17 +74,8 @@ def test_junit_unwritable(tmp_path: Path) -> None:
     ],
 )
 def test_chaos_flags(changes: dict[str, Any], message: str) -> None:
-    values: dict[str, Any] = {
-        "project": "p",
-        "target": "receiver",
-        "action": "kill",
-        "every_s": 10.0,
-        "duration_s": 60.0,
-        "rate": 20.0,
-        "timeout_s": 120.0,
-    }
     with pytest.raises(UsageError, match=message.replace("(", r"\(")):
-        ChaosSettings(**{**values, **changes})
+        ChaosSettings(**{**CHAOS, **changes})
 
 
 class QueueFigures:
@@ -129,20 +131,6 @@ def test_a_drained_queue_with_messages_missing_waits_then_calls_them_lost(
     assert len(read) > 5, "not on the first empty read: the queue's figure lags"
 
 
-def _node_fault_settings(**changes: Any) -> ChaosSettings:
-    values: dict[str, Any] = {
-        "project": "p",
-        "target": "receiver",
-        "action": "kill",
-        "every_s": 10.0,
-        "duration_s": 60.0,
-        "rate": 20.0,
-        "timeout_s": 120.0,
-        "node_fault": "drain",
-    }
-    return ChaosSettings(**{**values, **changes})
-
-
 def test_node_faults_are_refused_on_a_project_that_is_not_on_a_swarm(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -151,5 +139,5 @@ def test_node_faults_are_refused_on_a_project_that_is_not_on_a_swarm(
     monkeypatch.setattr(proof, "StackClient", lambda _project: object())
     monkeypatch.setattr(operations, "saved_settings", lambda _project: one_engine)
     with pytest.raises(UsageError, match="--node-fault needs a stack on a Swarm") as refused:
-        proof.chaos(_node_fault_settings(), Steps())
+        proof.chaos(ChaosSettings(**CHAOS, node_fault="drain"), Steps())
     assert "mafa up --swarm" in (refused.value.hint or "")
