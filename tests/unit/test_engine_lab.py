@@ -1,7 +1,7 @@
 import pytest
 
 from mafa_cli import engine_lab
-from mafa_cli.engine_lab import node_of, partition_rules
+from mafa_cli.engine_lab import node_of, partition_rules, partition_script
 from mafa_cli.errors import MafaError
 
 
@@ -28,6 +28,16 @@ def test_a_cut_drops_every_way_to_and_from_each_peer() -> None:
         ["FORWARD", "-s", "10.0.0.9", "-j", "DROP"],
         ["FORWARD", "-d", "10.0.0.9", "-j", "DROP"],
     ]
+
+
+def test_a_cut_is_one_script_stopping_at_a_failure_and_a_heal_removes_every_copy() -> None:
+    assert partition_script("cut", ["10.0.0.2"]) == (
+        "iptables -I INPUT -s 10.0.0.2 -j DROP && iptables -I OUTPUT -d 10.0.0.2 -j DROP && "
+        "iptables -I FORWARD -s 10.0.0.2 -j DROP && iptables -I FORWARD -d 10.0.0.2 -j DROP"
+    )
+    heal = partition_script("heal", ["10.0.0.2"])
+    assert heal.startswith("while iptables -D INPUT -s 10.0.0.2 -j DROP 2>/dev/null; do :; done; ")
+    assert heal.count("while iptables -D") == 4
 
 
 @pytest.mark.parametrize(
