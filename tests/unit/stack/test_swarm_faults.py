@@ -134,3 +134,43 @@ def test_a_hook_that_cannot_run_is_an_error_with_a_hint() -> None:
     with pytest.raises(MafaError, match="the node hook failed to cut w1") as e:
         faults.take(NodeFault.PARTITION, node("w1"))
     assert "--node-hook" in (e.value.hint or "")
+
+
+class Coming:
+    """Stands in for SwarmEngine: a node and tasks that come back after a few reads."""
+
+    def __init__(self, reads_away: int) -> None:
+        self.reads = 0
+        self.reads_away = reads_away
+
+    def node(self, node_id: str) -> Node:
+        self.reads += 1
+        away = self.reads <= self.reads_away
+        return node(node_id.removeprefix("id-"), state="down" if away else "ready")
+
+    def tasks(self, project: str) -> list[Task]:
+        self.reads += 1
+        receivers = 1 if self.reads <= self.reads_away else 2
+        return [task("receiver") for _ in range(receivers)]
+
+
+def test_a_node_is_waited_for_until_ready_and_active(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(swarm_faults, "POLL_S", 0)
+    engine = Coming(reads_away=3)
+    back = NodeFaults(engine, None).wait_back(node("w1"), timeout_s=5)  # type: ignore[arg-type]
+    assert (back.state, back.availability, engine.reads) == ("ready", "active", 4)
+    with pytest.raises(MafaError, match=r"w1 is down/active 0s after it was brought back"):
+        NodeFaults(Coming(reads_away=10**6), None).wait_back(node("w1"), timeout_s=0)  # type: ignore[arg-type]
+
+
+def test_replicas_are_waited_for_until_back_or_the_time_is_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(swarm_faults, "POLL_S", 0)
+    waits: list[str] = []
+    engine = Coming(reads_away=2)
+    counts = swarm_faults.wait_replicas(engine, "p", {"receiver": 2}, 5, waits.append)  # type: ignore[arg-type]
+    assert counts == [ReplicaCount("receiver", 2, 2)]
+    assert waits == ["replicas coming back: receiver 1/2"] * 2
+    late = swarm_faults.wait_replicas(Coming(10**6), "p", {"receiver": 2}, 0, waits.append)  # type: ignore[arg-type]
+    assert late == [ReplicaCount("receiver", 2, 1)]
