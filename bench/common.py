@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mafa_cli.engine.protocol import Replica
+from mafa_cli.stack.access import StackClient
 
 
 def mafa(state: str, *args: str, cpu: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -56,3 +57,17 @@ def resident_mib(sample: dict[str, Any]) -> float:
     stats = memory.get("stats", {})
     cache = stats.get("inactive_file", stats.get("total_inactive_file", 0))
     return float(memory.get("usage", 0) - cache) / 2**20
+
+
+def commits(client: StackClient, run_id: str) -> tuple[int, int, float]:
+    """A run's commits by the receivers: (rows, distinct messages, messages/s). The rate is from
+    the commits' own times, the middle 80 %: without start-up and the last stragglers."""
+    row = client.database().execute(
+        "SELECT count(*) AS n, count(DISTINCT message_id) AS distinct_ids,"
+        " percentile_disc(0.1) WITHIN GROUP (ORDER BY finished_at) AS t10,"
+        " percentile_disc(0.9) WITHIN GROUP (ORDER BY finished_at) AS t90"
+        " FROM receiver.processed WHERE run_id = %s",
+        (run_id,),
+    )[0]
+    window_s = max(1e-6, (row["t90"] - row["t10"]).total_seconds())
+    return int(row["n"]), int(row["distinct_ids"]), 0.8 * row["n"] / window_s

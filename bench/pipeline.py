@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import mafa, pin, resident_mib
+from common import commits, mafa, pin, resident_mib
 
 from mafa_cli.engine.local import DockerEngine
 from mafa_cli.stack.access import StackClient
@@ -103,20 +103,12 @@ class Pipeline:
             time.sleep(0.5)
         cpu_used = self.receivers_cpu_ns() - cpu_before
         memory = max(resident_mib(sample) for sample in self.receivers_samples())
-        # The rate from the commits' own times: the middle 80 %, without start-up and stragglers.
-        row = self.client.database().execute(
-            "SELECT count(*) AS n, count(DISTINCT message_id) AS distinct_ids,"
-            " percentile_disc(0.1) WITHIN GROUP (ORDER BY finished_at) AS t10,"
-            " percentile_disc(0.9) WITHIN GROUP (ORDER BY finished_at) AS t90"
-            " FROM receiver.processed WHERE run_id = %s",
-            (run_id,),
-        )[0]
-        window_s = max(1e-6, (row["t90"] - row["t10"]).total_seconds())
+        rows, distinct, rate = commits(self.client, run_id)
         return {
-            "rate": 0.8 * row["n"] / window_s,
+            "rate": rate,
             "cpu_ms": cpu_used / 1e6 / max(1, accepted),
-            "missing": float(accepted - row["distinct_ids"]),
-            "duplicates": float(row["n"] - row["distinct_ids"]),
+            "missing": float(accepted - distinct),
+            "duplicates": float(rows - distinct),
             "memory_mib": memory,
         }
 

@@ -353,8 +353,19 @@ def load(
     ] = None,
     max_p95_ms: Annotated[float | None, typer.Option(help="Fail (exit 9) above this p95.")] = None,
     workers: Annotated[
-        int, typer.Option(help="locust worker processes, 0..64 (0: one process, no master).")
+        int,
+        typer.Option(
+            help="locust workers, 0..64 (0: one process, no master); on a project up --swarm, "
+            "a service spread over the nodes, else processes here."
+        ),
     ] = 0,
+    master_host: Annotated[
+        str | None,
+        typer.Option(
+            help="With --workers on a Swarm: this host's address the nodes reach the locust "
+            "master at (default: this host's address on the route to the manager)."
+        ),
+    ] = None,
     message_bytes: Annotated[int, typer.Option(help="Size of each message text, 1..4096.")] = 64,
     weights: Annotated[
         str, typer.Option(help="Task weights, e.g. api=10,form=2,results=1,reset=1.")
@@ -377,6 +388,7 @@ def load(
     from mafa_cli import outputs, ui
     from mafa_cli.load.runner import run as run_load
     from mafa_cli.load.settings import load_settings
+    from mafa_cli.stack import swarm_load
 
     _writable("--report", report, directory=True)
     out = ui.console_for(as_json)
@@ -400,13 +412,22 @@ def load(
             web=web,
             web_port=web_port,
         )
+        reporter = ui.RichReporter(out)
+        with reporter.live():
+            settings, elsewhere = swarm_load.prepare_run(settings, master_host, reporter)
         out.print(f"load run {settings.run_id} against {settings.host}")
+        if elsewhere is not None:
+            out.print(
+                f"{elsewhere.count} locust workers on the Swarm, master on "
+                f"{elsewhere.bind_host}:{elsewhere.port}; a host outside the Swarm joins with:"
+            )
+            out.print(elsewhere.join_command(), soft_wrap=True, markup=False, highlight=False)
         if web:
             out.print(
                 f"locust web UI: http://127.0.0.1:{settings.control_port}/ (users: edit there)"
             )
         with ui.LoadView(out, f"load run {settings.run_id}") as view:
-            return run_load(settings, view.update)
+            return run_load(settings, view.update, elsewhere=elsewhere)
 
     result = call(action)
     if as_json:

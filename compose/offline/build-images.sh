@@ -73,3 +73,8 @@ for tag in manylinux2014 manylinux_2_17 manylinux_2_28; do platforms+=(--platfor
 "${MAFA_PYTHON:-python3}" -m pip download --disable-pip-version-check -q \
   --python-version 3.11 --implementation cp --only-binary=:all: "${platforms[@]}" \
   -r "$here/../requirements-services.txt" -d "$wheels"
+# The load image's (locust, for `mafa load --workers K` on a Swarm) in a directory of their own:
+# the app image copies compose/wheels/ and must not carry them.
+"${MAFA_PYTHON:-python3}" -m pip download --disable-pip-version-check -q \
+  --python-version 3.11 --implementation cp --only-binary=:all: "${platforms[@]}" \
+  -r "$here/../requirements-load.txt" -d "$wheels/load"

@@ -10,8 +10,9 @@ a second message (the ledger counts those retries as deduplicated).
 Settings come from the environment (the runner sets them): MAFA_RUN_ID, MAFA_LOAD_WEIGHTS
 ("api=10,form=2,results=1,reset=1,page=0"), MAFA_LOAD_MESSAGE_BYTES, MAFA_LOAD_RATE (messages/s in
 total, 0 for none), MAFA_LOAD_THINK ("0.5-2" seconds between actions, "0": none),
-MAFA_LOAD_USERS, MAFA_LOAD_SHAPE (ramp|step|spike), MAFA_LOAD_DURATION and MAFA_LOAD_CA (the CA
-of a stack up --tls: the balancer's certificate is verified against it).
+MAFA_LOAD_USERS, MAFA_LOAD_SHAPE (ramp|step|spike), MAFA_LOAD_DURATION, MAFA_LOAD_CA (the CA
+of a stack up --tls: the balancer's certificate is verified against it) and MAFA_LOAD_HOST (a
+worker's own target, in place of the master's --host).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ WEIGHTS = parse_weights(os.environ.get("MAFA_LOAD_WEIGHTS", ""))
 SHAPE = os.environ.get("MAFA_LOAD_SHAPE", "")
 DURATION_S = float(os.environ.get("MAFA_LOAD_DURATION", "60"))
 CA_FILE = os.environ.get("MAFA_LOAD_CA") or None
+# Where this process's users send, when not where the master says (its --host): a worker on a
+# Swarm reaches the balancer by its name on the stack's network, one outside it by an address.
+TARGET = os.environ.get("MAFA_LOAD_HOST") or None
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _counter = itertools.count(1)
 # Answers after which the message may or may not have been taken: tried again, same key.
@@ -155,6 +159,11 @@ class StackUser(FastHttpUser):
     @staticmethod
     def ssl_context_factory() -> ssl.SSLContext:
         return ssl.create_default_context(cafile=CA_FILE)
+
+    def __init__(self, environment: Any) -> None:
+        if TARGET is not None:
+            self.host = TARGET
+        super().__init__(environment)
 
     def on_start(self) -> None:
         self.open_page()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from mafa_cli import http_client
 from mafa_cli.errors import Conflict, MafaError, NotFound, UsageError
@@ -27,6 +28,7 @@ from mafa_cli.load.plan import (
 from mafa_cli.state import ProjectState, RunningLoad
 
 REFRESH_S = 1.0
+WORKERS_ELSEWHERE_WAIT_S = 180
 PREFIX = "locust"
 HTML_REPORT = "report.html"  # locust's own report, beside its CSV files
 
@@ -77,6 +79,19 @@ class LoadResult:
     files: list[Path] = field(default_factory=list)
 
 
+class WorkersElsewhere(Protocol):
+    """locust workers this process does not start (on a Swarm: stack/swarm_load.py). The master
+    listens for them on `bind_host`:`port`; the test starts once `count` of them are there."""
+
+    count: int
+    bind_host: str
+    port: int
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 def check_reachable(host: str, ca_file: Path | None = None) -> None:
     try:
         with http_client.session(ca_file) as client:
@@ -107,13 +122,17 @@ def prepare_report_dir(path: Path) -> Path:
     return path
 
 
-def _free_port() -> int:
+def _free_port(address: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((address, 0))
         return int(sock.getsockname()[1])
 
 
-def _commands(settings: LoadSettings) -> list[list[str]]:
+def _commands(
+    settings: LoadSettings, master_port: int, master_bind: str = "127.0.0.1", local: bool = True
+) -> list[list[str]]:
+    """locust's command lines: the standalone process, or the master then its `local` workers
+    (none when the workers run elsewhere, reaching the master on `master_bind`)."""
     base = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--loglevel", "WARNING"]
     csv_prefix = str(settings.report_dir / PREFIX)
     if settings.control_port is None:
@@ -147,26 +166,28 @@ def _commands(settings: LoadSettings) -> list[list[str]]:
     ]
     if settings.workers == 0:
         return [head]
-    port = _free_port()
     master = [
         *head,
         "--master",
         "--master-bind-host",
-        "127.0.0.1",
+        master_bind,
         "--master-bind-port",
-        str(port),
+        str(master_port),
         "--expect-workers",
         str(settings.workers),
         "--expect-workers-max-wait",
-        "60",
+        # Workers elsewhere first pull their image on every node.
+        "60" if local else f"{WORKERS_ELSEWHERE_WAIT_S}",
     ]
-    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    if not local:
+        return [master]
+    worker = [*base, "--worker", "--master-host", master_bind, "--master-port", str(master_port)]
     return [master] + [worker] * settings.workers
 
 
-def free_port() -> int:
-    """A port for a locust web API (`LoadSettings.control_port`)."""
-    return _free_port()
+def free_port(address: str = "127.0.0.1") -> int:
+    """A port for a locust web API (`LoadSettings.control_port`), or for a master's workers."""
+    return _free_port(address)
 
 
 def check_port_free(port: int) -> None:
@@ -196,9 +217,9 @@ def set_users(control_port: int, users: int, spawn_rate: float) -> None:
         raise MafaError(f"locust refused {users} users: {reply.get('message', reply)}")
 
 
-def _environment(settings: LoadSettings) -> dict[str, str]:
+def load_environment(settings: LoadSettings) -> dict[str, str]:
+    """What locustfile.py reads, in every locust process of the run (workers elsewhere too)."""
     return {
-        **os.environ,
         "MAFA_RUN_ID": settings.run_id,
         "MAFA_LOAD_WEIGHTS": settings.weights,
         "MAFA_LOAD_MESSAGE_BYTES": str(settings.message_bytes),
@@ -208,8 +229,11 @@ def _environment(settings: LoadSettings) -> dict[str, str]:
         "MAFA_LOAD_DURATION": f"{settings.duration_s:g}",
         "MAFA_LOAD_THINK": settings.think_time,
         "MAFA_LOAD_CA": str(settings.ca_file or ""),
-        "PYTHONUNBUFFERED": "1",
     }
+
+
+def _environment(settings: LoadSettings) -> dict[str, str]:
+    return {**os.environ, **load_environment(settings), "PYTHONUNBUFFERED": "1"}
 
 
 def read_live(settings: LoadSettings, started: float) -> LiveStats:
@@ -235,14 +259,21 @@ def run(
     settings: LoadSettings,
     on_tick: Callable[[LiveStats], None],
     stop: threading.Event | None = None,
+    elsewhere: WorkersElsewhere | None = None,
 ) -> LoadResult:
     """Run the load to its end (or Ctrl-C, or `stop` set from another thread: locust is then
-    stopped cleanly and its report keeps what ran)."""
-    check_reachable(settings.host, settings.ca_file)
+    stopped cleanly and its report keeps what ran). With `elsewhere`, the master runs here and
+    those workers are started once it listens, and stopped when it ends, whatever happens."""
+    if elsewhere is None:  # else the workers' target is theirs to reach (checked by their maker)
+        check_reachable(settings.host, settings.ca_file)
     prepare_report_dir(settings.report_dir)
     if settings.control_port is not None:
         check_port_free(settings.control_port)
-    commands = _commands(settings)
+    if elsewhere is None:
+        master_port = _free_port()
+        commands = _commands(settings, master_port)
+    else:
+        commands = _commands(settings, elsewhere.port, elsewhere.bind_host, local=False)
     env = _environment(settings)
     started = time.monotonic()
     announce = _announce(settings)
@@ -258,7 +289,10 @@ def run(
     ]
     master = processes[0]
     interrupted = False
+    failed: MafaError | None = None
     try:
+        if elsewhere is not None:
+            elsewhere.start()
         while master.poll() is None:
             if stop is not None and stop.wait(REFRESH_S):
                 raise KeyboardInterrupt
@@ -270,6 +304,9 @@ def run(
         # SIGINT, as a Ctrl-C of its own: locust then writes its HTML report before it stops
         # (on SIGTERM it writes its CSV files only).
         master.send_signal(signal.SIGINT)
+    except MafaError as exc:  # the workers elsewhere did not start: no test to wait for
+        failed = exc
+        master.kill()
     try:
         master.wait(timeout=60)
     finally:
@@ -279,8 +316,12 @@ def run(
             except subprocess.TimeoutExpired:
                 process.kill()
         output.close()
+        if elsewhere is not None:
+            elsewhere.stop()
         if announce is not None:
             announce.load_finished()
+    if failed is not None:
+        raise failed
     if master.returncode not in (0, None) and not interrupted:
         log = settings.report_dir / "locust.out"
         tail = log.read_text().splitlines()[-10:] if log.exists() else []

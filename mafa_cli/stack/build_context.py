@@ -74,6 +74,28 @@ def app_context(args: dict[str, str] | None = None) -> ContextFiles:
     return files
 
 
+# What locustfile.py needs in the load image (it runs there, not the rest of the CLI).
+LOAD_MODULES = ("__init__.py", "locustfile.py", "plan.py", "web_guard.py")
+LOAD_WHEELS = "load"  # the load image's wheels: a directory of their own in the wheels directory
+
+
+def load_context() -> ContextFiles:
+    """The load image's context (compose/load.Dockerfile), from the installed package: locust's
+    pinned requirements, their wheels (if any: with a package index the build needs none), and
+    the load's user classes."""
+    package, stack = resources.package_dir(), resources.stack_dir()
+    files: ContextFiles = {
+        "compose/load.Dockerfile": stack / "load.Dockerfile",
+        "compose/requirements-load.txt": stack / "requirements-load.txt",
+    }
+    files |= {f"mafa_cli/load/{name}": package / "load" / name for name in LOAD_MODULES}
+    wheels = resources.wheels_dir() / LOAD_WHEELS
+    for path in sorted(wheels.iterdir()) if wheels.is_dir() else []:
+        if path.is_file() and path.name.endswith(".whl"):
+            files[f"compose/wheels/{LOAD_WHEELS}/{path.name}"] = path
+    return files
+
+
 def is_package_root(context: Path) -> bool:
     """True for the app image's context as compose.yaml names it (`..` from compose.yaml): the
     checkout's root, or the installed package's directory."""
@@ -103,6 +125,8 @@ def context_archive(files: ContextFiles) -> IO[bytes]:
         directories = {p.as_posix() for rel in files for p in Path(rel).parents} - {"."}
         if "compose/app.Dockerfile" in files:
             directories.add("compose/wheels")
+        if "compose/load.Dockerfile" in files:
+            directories.add(f"compose/wheels/{LOAD_WHEELS}")
         for directory in sorted(directories):
             entry = tarfile.TarInfo(directory)
             entry.type, entry.mode = tarfile.DIRTYPE, 0o755

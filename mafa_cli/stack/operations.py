@@ -83,6 +83,11 @@ def _model(engine: Engine, settings: UpSettings) -> ComposeModel:
     return model
 
 
+def project_model(engine: Engine, project: str) -> ComposeModel:
+    """The compose model of a project as `mafa up` applied it (its saved settings)."""
+    return _model(engine, saved_settings(project))
+
+
 def _images(
     engine: Engine, model: ComposeModel, build: bool | None, reporter: Reporter
 ) -> dict[str, str]:

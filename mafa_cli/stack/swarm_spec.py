@@ -185,3 +185,34 @@ def stack_specs(
         for level in model.start_order()
         for name in level
     ]
+
+
+LOAD_WORKER = "locust-worker"  # the service of `mafa load --workers K` on a Swarm
+
+
+def load_worker_spec(
+    project: str,
+    image: str,
+    replicas: int,
+    command: tuple[str, ...],
+    environment: dict[str, str],
+) -> ServiceSpec:
+    """locust workers as a service of the project: spread over the nodes (one per node while
+    there are no more workers than nodes), named after their node in the master's worker
+    report, and removed with the stack by `mafa down` (they carry its namespace label)."""
+    return ServiceSpec(
+        name=service_name(project, LOAD_WORKER),
+        service=LOAD_WORKER,
+        image=image,
+        command=command,
+        environment=tuple(sorted(environment.items())),
+        replicas=replicas,
+        labels=((NAMESPACE, project), ("com.docker.stack.image", image)),
+        endpoint_mode="dnsrr",  # nothing connects to a worker; no VIP (no IPVS here)
+        constraints=(),
+        spread=("node.id",),
+        ports=(),
+        mounts=(),
+        hostname="{{.Node.Hostname}}",  # a Swarm template: the worker's name tells its node
+        stop_grace_period_s=5,
+    )

@@ -2,7 +2,8 @@
 bridge network, mafa_cli/engine_lab.py) with its registry, and the stack deployed on it as Swarm
 services (`mafa up --swarm`). One lab and one stack are shared by the tests here, in order (the
 lab plus a stack is heavy on 2 cores): the lab, the stack spread over it, a live scale under a
-trickle, then `mafa smoke --swarm` on the same stack, which ends by removing it."""
+trickle, `mafa load --workers 3` with its workers on the nodes, then `mafa smoke --swarm` on the
+same stack, which ends by removing it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import requests
 
 from mafa_cli.engine.swarm import SwarmEngine
 from mafa_cli.engine_lab import REGISTRY_PORT, SwarmLab, container_name, registry_container
-from mafa_cli.stack.swarm_spec import NAMESPACE
+from mafa_cli.load.plan import messages_accepted, read_stats_csv
+from mafa_cli.stack.swarm_spec import LOAD_WORKER, NAMESPACE
 from mafa_cli.state import SECRET_NAMES, parse_env_file
 from tests.integration.stack import mafa
 from tests.integration.swarm_stack import SwarmStack, swarm_stack_on
@@ -187,6 +189,61 @@ def test_passwords_are_swarm_secrets_files_are_configs_and_no_service_definition
 
     assert in_redis("cat", "/run/secrets/mafa_redis_password") == passwords["MAFA_REDIS_PASSWORD"]
     assert passwords["MAFA_REDIS_PASSWORD"] not in in_redis("cat", "/proc/1/cmdline")
+
+
+def test_load_workers_run_one_per_node_and_their_accounting_agrees_with_the_ledger(
+    swarm_stack: SwarmStack, tmp_path: Path
+) -> None:
+    report = tmp_path / "load"
+    most_running: dict[str, int] = {}
+    stop = threading.Event()
+
+    def watch_workers() -> None:  # the manager's own task listing, while the load runs
+        nonlocal most_running
+        while not stop.wait(1):
+            running = swarm_stack.tasks_running(LOAD_WORKER)
+            if sum(running.values()) > sum(most_running.values()):
+                most_running = running
+
+    watcher = threading.Thread(target=watch_workers)
+    watcher.start()
+    try:
+        result = mafa(
+            "load", "-p", swarm_stack.project, "--workers", "3", "--users", "6",
+            "--spawn-rate", "6", "--duration", "15s", "--report", str(report),
+            state=swarm_stack.state,
+        )  # fmt: skip
+    finally:
+        stop.set()
+        watcher.join()
+    nodes = {container_name(node.name) for node in swarm_stack.lab.nodes}
+    assert most_running == dict.fromkeys(nodes, 1), "one worker per node"
+    assert "against http://haproxy:8080" in result.stdout, "the balancer inside the Swarm"
+    assert "docker run --rm" in result.stdout, "the command an outside worker joins with"
+    # The worker service is gone once the run ends.
+    swarm = SwarmEngine.connect(swarm_stack.lab.docker_host)
+    assert LOAD_WORKER not in swarm.stack_services(swarm_stack.project)
+
+    run_id = next(line for line in result.stdout.splitlines() if line.startswith("load run "))
+    run_id = run_id.split()[2]
+    rows = read_stats_csv((report / "locust_stats.csv").read_text())
+    seen_by_locust = messages_accepted(rows)
+    assert seen_by_locust > 10
+    deadline = time.monotonic() + 120
+    while True:  # until every accepted message is processed or parked
+        answer = mafa(
+            "ledger", "-p", swarm_stack.project, "--run", run_id, "--json",
+            state=swarm_stack.state, check=False,
+        )  # fmt: skip
+        ledger = json.loads(answer.stdout)
+        if ledger["conclusive"] or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert ledger["ok"], ledger
+    assert ledger["lost"] == 0
+    # The stack's count can only be higher than locust's, by the requests still in flight when
+    # the users stopped (at most one per user); never lower (a 202 seen = a row written).
+    assert seen_by_locust <= ledger["accepted"] <= seen_by_locust + 6, (seen_by_locust, ledger)
 
 
 def test_smoke_swarm_is_green_on_the_swarm(swarm_stack: SwarmStack, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mafa_cli.errors import Conflict
-from mafa_cli.load.runner import LoadSettings, _commands, check_port_free
+from mafa_cli.load.runner import LoadSettings, _commands, check_port_free, load_environment
 
 
 def settings(**changes: object) -> LoadSettings:
@@ -33,14 +33,14 @@ def settings(**changes: object) -> LoadSettings:
 
 
 def test_a_plain_run_is_headless_with_no_web_api() -> None:
-    (command,) = _commands(settings())
+    (command,) = _commands(settings(), 5557)
     assert "--headless" in command
     assert "--web-port" not in command
     assert "--autostart" not in command
 
 
 def test_a_controlled_run_serves_its_api_on_the_loopback_and_quits_at_its_end() -> None:
-    (command,) = _commands(settings(control_port=43210))
+    (command,) = _commands(settings(control_port=43210), 5557)
     assert "--headless" not in command
     assert command[command.index("--web-host") + 1] == "127.0.0.1"
     assert command[command.index("--web-port") + 1] == "43210"
@@ -50,10 +50,35 @@ def test_a_controlled_run_serves_its_api_on_the_loopback_and_quits_at_its_end() 
 
 
 def test_a_controlled_distributed_run_serves_the_api_on_the_master_only() -> None:
-    master, worker = _commands(settings(control_port=43210, workers=1))
+    master, worker = _commands(settings(control_port=43210, workers=1), 5557)
     assert "--web-port" in master
     assert "--master" in master
     assert "--web-port" not in worker
+
+
+def test_workers_elsewhere_leave_the_master_alone_listening_where_they_reach_it() -> None:
+    (master,) = _commands(settings(workers=3), 5557, "10.0.9.1", local=False)
+    assert "--master" in master
+    assert master[master.index("--master-bind-host") + 1] == "10.0.9.1"
+    assert master[master.index("--master-bind-port") + 1] == "5557"
+    assert master[master.index("--expect-workers") + 1] == "3"
+    # Long enough for every node to pull the workers' image first.
+    assert int(master[master.index("--expect-workers-max-wait") + 1]) >= 120
+
+
+def test_local_workers_reach_their_master_on_the_loopback() -> None:
+    master, *workers = _commands(settings(workers=2), 5557)
+    assert master[master.index("--master-bind-host") + 1] == "127.0.0.1"
+    assert len(workers) == 2
+    assert workers[0][workers[0].index("--master-host") + 1] == "127.0.0.1"
+    assert workers[0][workers[0].index("--master-port") + 1] == "5557"
+
+
+def test_the_load_environment_is_only_the_run_settings() -> None:
+    environment = load_environment(settings(rate=50.0, users=10))
+    assert environment["MAFA_RUN_ID"] == "run-x"
+    assert environment["MAFA_LOAD_RATE"] == "50"
+    assert all(name.startswith("MAFA_") for name in environment), "nothing of this host's"
 
 
 def test_a_taken_web_port_is_refused_before_locust_starts() -> None:

@@ -14,6 +14,7 @@ from mafa_cli.stack.build_context import (
     context_hash,
     files_hash,
     is_package_root,
+    load_context,
 )
 
 
@@ -109,3 +110,35 @@ def test_an_offline_build_without_wheels_says_to_run_mafa_images(
     assert "mafa images" in (caught.value.hint or "")
     # With an index to install from, no wheels are needed.
     assert "compose/app.Dockerfile" in app_context({"PIP_ARGS": ""})
+
+
+def test_the_load_context_holds_locust_wheels_and_the_user_classes_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MAFA_WHEELS_DIR", str(tmp_path))
+    (tmp_path / "flask-3.0-py3-none-any.whl").write_bytes(b"the app's")
+    (tmp_path / "load").mkdir()
+    (tmp_path / "load" / "locust-2.0-py3-none-any.whl").write_bytes(b"wheel")
+    files = load_context()
+    assert "compose/load.Dockerfile" in files
+    assert "mafa_cli/load/locustfile.py" in files
+    assert "compose/wheels/load/locust-2.0-py3-none-any.whl" in files
+    assert "compose/wheels/flask-3.0-py3-none-any.whl" not in files, "already in the app image"
+    assert not [f for f in files if f.startswith(("mafa_cli/stack/", "mafa_cli/load/runner"))]
+    # Every file the Dockerfile copies is in the context.
+    dockerfile = files["compose/load.Dockerfile"].read_text()
+    copied = {
+        word
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ")
+        for word in line.split()[1:-1]
+    }
+    assert {c for c in copied if not c.endswith("/")} <= set(files)
+
+
+def test_the_load_context_archive_has_the_wheels_directory_even_without_wheels(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MAFA_WHEELS_DIR", str(tmp_path))  # no load/ in it: a host with an index
+    with context_archive(load_context()) as archive, tarfile.open(fileobj=archive) as tar:
+        assert tar.getmember("compose/wheels/load").isdir()

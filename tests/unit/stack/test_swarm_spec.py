@@ -12,6 +12,7 @@ from mafa_cli.stack.swarm_spec import (
     NAMESPACE,
     PublishedPort,
     ServiceSpec,
+    load_worker_spec,
     object_name,
     service_spec,
     stack_specs,
@@ -153,3 +154,18 @@ def test_only_images_of_services_that_may_leave_the_manager_are_pushed() -> None
     assert pushed == [app], "senders and receivers share one image; the rest stay on the manager"
     assert names == {app: f"reg:5000/{app}"}
     assert swarm_ops.pushed_images(Registry(), model, None, reporter) == {}  # type: ignore[arg-type]
+
+
+def test_load_workers_are_a_service_of_the_project_spread_one_per_node() -> None:
+    spec = load_worker_spec(
+        "demo", "reg:5000/mafa/app-locust:x", 3, ("locust", "--worker"), {"MAFA_RUN_ID": "r"}
+    )
+    assert spec.name == "demo_locust-worker"
+    assert (NAMESPACE, "demo") in spec.labels, "`mafa down` removes it with the stack"
+    assert spec.replicas == 3
+    assert spec.spread == ("node.id",)
+    assert spec.constraints == ()
+    assert spec.ports == ()
+    assert spec.command == ("locust", "--worker")
+    assert ("MAFA_RUN_ID", "r") in spec.environment
+    assert spec.hostname == "{{.Node.Hostname}}", "the master's worker report names the node"
