@@ -17,6 +17,10 @@ accepted message is processed and the ledger says nothing was lost.
 All three nodes are containers on this one machine: they share its cores (and the other
 engineers' load), so "3 nodes" cannot add CPU; what it shows is the cost or gain of spreading
 over the overlay network (VXLAN between the nodes' engines), not what three hosts would give.
+One correction keeps that so on a busy machine: the kernel shares a contended CPU between the
+containers by weight, so three busy node containers would get three times the CPU one gets. With
+"1 node" the manager's container gets the weight of three (`docker update --cpu-shares`), so the
+lab weighs the same in both layouts; --no-same-weight leaves the weights alone.
 """
 
 from __future__ import annotations
@@ -40,13 +44,24 @@ from mafa_cli.stack.access import StackClient
 PROJECT = "benchswarm"
 PORT = "18995"
 SENDERS, RECEIVERS = "3", "6"
+SHARES = 1024  # a container's CPU weight by default
 
 
 class Bench:
-    def __init__(self, lab: engine_lab.SwarmLab, state: str) -> None:
+    def __init__(self, lab: engine_lab.SwarmLab, state: str, same_weight: bool) -> None:
         self.lab = lab
         self.state = state
         self.swarm = SwarmEngine.connect(lab.docker_host)
+        self.same_weight = same_weight
+
+    def weigh_manager(self, shares: int) -> None:
+        """The CPU weight of the manager's container, on this host's engine (not the lab's)."""
+        host_env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+        subprocess.run(
+            ["docker", "update", "--cpu-shares", str(shares),
+             engine_lab.container_name(self.lab.manager.name)],
+            check=True, capture_output=True, env=host_env,
+        )  # fmt: skip
 
     def mafa(self, *args: str) -> subprocess.CompletedProcess[str]:
         result = mafa(self.state, *args)
@@ -65,6 +80,8 @@ class Bench:
                  engine_lab.container_name(node.name)],
                 check=True, capture_output=True,
             )  # fmt: skip
+        if self.same_weight:
+            self.weigh_manager(SHARES * (len(self.lab.nodes) if nodes == 1 else 1))
         self.mafa("scale", "-p", PROJECT, "--senders", SENDERS, "--receivers", RECEIVERS)
         counts: dict[str, int] = {}
         for task in self.swarm.tasks(PROJECT):
@@ -108,6 +125,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="runs of each layout")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--users", type=int, default=24)
+    parser.add_argument(
+        "--same-weight",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the lab's CPU weight the same in both layouts (see above)",
+    )
     args = parser.parse_args()
     made = args.lab is None
     name = args.lab or f"bench{uuid.uuid4().hex[:4]}"
@@ -129,7 +152,7 @@ def main() -> None:
     )
     state = tempfile.mkdtemp(prefix="mafa-bench-swarm-")
     os.environ |= {"MAFA_STATE_DIR": state, "DOCKER_HOST": lab.docker_host}
-    bench = Bench(lab, state)
+    bench = Bench(lab, state, args.same_weight)
     try:
         bench.mafa(
             "up", "-p", PROJECT, "--swarm", "--registry", lab.registry, "--port", PORT,
@@ -138,7 +161,8 @@ def main() -> None:
         )  # fmt: skip
         print(
             f"{SENDERS} senders, {RECEIVERS} receivers, free work; {args.users} closed-loop users"
-            f" from 3 locust workers, {args.seconds}s a run; load average before:"
+            f" from 3 locust workers, {args.seconds}s a run; same CPU weight: {args.same_weight};"
+            " load average before:"
             f" {os.getloadavg()[0]:.1f}",
             flush=True,
         )
@@ -162,6 +186,8 @@ def main() -> None:
                 f" (of {len(runs)} runs)"
             )
     finally:
+        if args.same_weight:
+            bench.weigh_manager(SHARES)
         for node in lab.nodes[1:]:
             subprocess.run(
                 ["docker", "node", "update", "--availability", "active",
