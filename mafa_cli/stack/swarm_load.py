@@ -146,8 +146,8 @@ def prepare_run(
                 hint="elsewhere the workers are processes here; leave --master-host out",
             )
         return settings, None
-    engine = swarm_ops.engine_of(connect_engine())
-    with StackClient(saved.project) as client:  # the CLI's way in; the workers have their own
+    engine = swarm_ops.engine_of(connect_engine(swarm=True))  # the project's settings say so
+    with StackClient(saved.project, engine) as client:  # the CLI's way in; the workers have theirs
         check_reachable(client.balancer_url(f"{saved.scheme}://127.0.0.1:{saved.port}"))
     image = load_image(engine, project_model(engine, saved.project), reporter)
     if saved.registry is not None:
