@@ -62,6 +62,11 @@ def error_lines(output: str) -> list[str]:
         (["up", "-f", "bad.yaml"], ExitStatus.CONFIG, "bad.yaml:4:4: not valid YAML: expected"),
         (["chaos", "--kill", "db"], ExitStatus.USAGE, "'db' is not one of"),
         (["load", "--shape", "wave"], ExitStatus.USAGE, "'wave' is not one of"),
+        (
+            ["load", "--host", "http://127.0.0.1:9", "--workers", "2", "--master-host", "10.0.0.5"],
+            ExitStatus.USAGE,
+            "--master-host goes with --workers on a project deployed on a Swarm",
+        ),
         (["status", "-p", "Bad Name"], ExitStatus.USAGE, "invalid project name"),
         (["demo", "--receivers", "11"], ExitStatus.USAGE, "1..10 receivers"),
         (["smoke", "--senders", "40"], ExitStatus.USAGE, "--senders 40 is out of range"),
