@@ -21,7 +21,7 @@ import docker.errors
 from docker.types import Mount as DockerMount
 from docker.utils.build import exclude_paths
 
-from mafa_cli.engine.protocol import Replica
+from mafa_cli.engine.protocol import Host, Replica
 from mafa_cli.errors import BuildFailed, Conflict, EngineError, MafaError, NotFound
 from mafa_cli.stack.compose_model import Service
 
@@ -82,6 +82,10 @@ class DockerEngine:
             return str(self._client.info().get("Name", "")) == socket.gethostname()
         except docker.errors.APIError:
             return False
+
+    def hosts(self) -> list[Host]:
+        """One engine: one machine, nothing to tell apart (no Swarm's node list to read)."""
+        return []
 
     # images ---------------------------------------------------------------------------------
 

@@ -39,6 +39,18 @@ class Replica:
         return self.state == "running" and self.health in (None, "healthy")
 
 
+@dataclass(frozen=True)
+class Host:
+    """A machine of a multi-host engine (a Swarm node), as its manager sees it."""
+
+    name: str  # its host name: what Replica.node says
+    role: str  # manager, worker
+    state: str  # ready, down, unknown, disconnected
+    availability: str  # active, pause, drain
+    reachability: str | None  # a manager's: reachable, unreachable, unknown; None for a worker
+    leader: bool
+
+
 class Engine(Protocol):
     # images ----------------------------------------------------------------------------------
     def image_id(self, reference: str) -> str | None: ...
@@ -121,6 +133,11 @@ class Engine(Protocol):
 
     def runs_here(self) -> bool:
         """Whether what the engine publishes on 127.0.0.1 is this host's loopback."""
+        ...
+
+    def hosts(self) -> list[Host]:
+        """The machines replicas run on, managers first: a Swarm's nodes. One engine has none
+        to tell apart, and answers [] without asking the engine anything."""
         ...
 
     def stats_stream(self, replica_id: str) -> Iterator[dict[str, Any]]:

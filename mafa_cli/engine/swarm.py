@@ -15,7 +15,7 @@ import docker.errors
 import docker.types
 
 from mafa_cli.engine.local import DockerEngine, parse_time
-from mafa_cli.engine.protocol import Replica
+from mafa_cli.engine.protocol import Host, Replica
 from mafa_cli.errors import MafaError
 from mafa_cli.stack.compose_model import Healthcheck
 from mafa_cli.stack.swarm_spec import NAMESPACE, ServiceSpec, SwarmFile
@@ -33,6 +33,7 @@ class Node:
     availability: str  # active, pause, drain
     address: str
     leader: bool
+    reachability: str | None = None  # a manager's (reachable, unreachable); None for a worker
 
 
 class SwarmEngine(DockerEngine):
@@ -90,6 +91,7 @@ class SwarmEngine(DockerEngine):
                 availability=str(n["Spec"]["Availability"]),
                 address=str(n["Status"].get("Addr", "")),
                 leader=bool((n.get("ManagerStatus") or {}).get("Leader", False)),
+                reachability=(n.get("ManagerStatus") or {}).get("Reachability"),
             )
             for n in found
         ]
@@ -121,6 +123,13 @@ class SwarmEngine(DockerEngine):
             return str((self._client.info().get("Swarm") or {}).get("NodeAddr") or "")
         except docker.errors.APIError:
             return ""
+
+    def hosts(self) -> list[Host]:
+        """The nodes as the engine seam's hosts (what `mafa watch` shows beside the replicas)."""
+        return [
+            Host(n.hostname, n.role, n.state, n.availability, n.reachability, n.leader)
+            for n in self.nodes()
+        ]
 
     def as_one_engine(self) -> DockerEngine:
         """The same engine, without the Swarm's view (one that is no Swarm manager)."""

@@ -1,7 +1,8 @@
 """All the I/O of `mafa watch`: one Collector per project reads RabbitMQ's management API,
 PostgreSQL's per-node counters, Redis' session count, HAProxy's stats, Docker's container state
-and one-shot stats, and the running load's CSV. Each source is read in O(nodes), never
-O(messages). A source that fails marks its panel stale with the reason and keeps its last values.
+and one-shot stats (on a Swarm: its nodes too), and the running load's CSV. Each source is read
+in O(nodes), never O(messages). A source that fails marks its panel stale with the reason and
+keeps its last values.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mafa_cli.state import ProjectState
 from mafa_cli.watch import parse
 from mafa_cli.watch.snapshot import (
     ContainerRow,
+    HostRow,
     LiveBalance,
     LoadFigures,
     QueueFigures,
@@ -122,6 +124,15 @@ class Collector:
             ),
         )
         balancer_read = later("balancer", self._read_balancer, None)
+        # The hosts only where replicas run on several (a Swarm's tasks name their node): one
+        # engine reads nothing more. A failed container read keeps the hosts last shown.
+        hosts_read = None
+        if any(c.node for c in containers):
+            hosts_read = later(
+                "hosts",
+                lambda: parse.host_rows(self._client.backend.hosts(), containers),
+                previous.hosts,
+            )
         sessions_read = later(
             "sessions", lambda: self._client.sessions().active(), previous.active_sessions
         )
@@ -129,6 +140,9 @@ class Collector:
         receivers, senders_db = nodes_read.result()
         balancer = balancer_read.result()
         sessions = sessions_read.result()
+        hosts: tuple[HostRow, ...] = previous.hosts if "containers" in stale else ()
+        if hosts_read is not None:
+            hosts = hosts_read.result()
         now = datetime.now(UTC)
         if "queue" not in stale:
             queue = self._rates(now, queue)
@@ -143,6 +157,7 @@ class Collector:
             for r in receivers
         )
         sender_rows = tuple(self._senders(senders_db, by_host, by_ip, balancer, stale))
+        receiver_rows, sender_rows = _with_hosts(receiver_rows, sender_rows, containers, previous)
         previous_rows = list(previous.containers)
         container_rows = tuple(
             attempt("resources", lambda: self._resources(containers), previous_rows)
@@ -178,6 +193,7 @@ class Collector:
             active_sessions=sessions,
             ledger=ledger,
             containers=container_rows,
+            hosts=hosts,
             load=attempt("load", lambda: self._read_load(previous.load), previous.load),
             faults=attempt("faults", self._read_faults, previous.faults),
             stale=stale,
@@ -333,6 +349,29 @@ class Collector:
 
     def _read_faults(self) -> tuple[str, ...]:
         return tuple(event.line() for event in self._state.recent_events())
+
+
+def _with_hosts(
+    receivers: tuple[ReceiverRow, ...],
+    senders: tuple[SenderRow, ...],
+    replicas: list[Replica],
+    previous: Snapshot,
+) -> tuple[tuple[ReceiverRow, ...], tuple[SenderRow, ...]]:
+    """Each row's host: its replica's node, or, for a replica gone, the host it was last seen
+    on (where a node fault took it). Nothing changes on one engine (no replica has a node)."""
+    node_of = {c.name: c.node for c in replicas if c.node}
+    if not node_of and not previous.hosts:
+        return receivers, senders
+    known = {r.node: r.host for r in previous.receivers if r.host}
+    known.update((s.node, s.host) for s in previous.senders if s.host)
+
+    def host(node: str, container: str | None) -> str | None:
+        return node_of.get(container or "", known.get(node))
+
+    return (
+        tuple(replace(r, host=host(r.node, r.container)) for r in receivers),
+        tuple(replace(s, host=host(s.node, s.container)) for s in senders),
+    )
 
 
 class ResourceSamplers:

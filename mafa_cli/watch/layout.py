@@ -6,15 +6,23 @@ cut by the terminal: what does not fit is left out whole, by the rule below, and
 Layout: from 120 columns, a grid (figures, charts, load and events on the left; receivers,
 senders and containers on the right); narrower, one stack. Header and footer span the screen.
 
+On a Swarm, a hosts panel (one row per node: role, state, availability, its tasks) comes after
+the events (in the grid: at the foot of the left side), and receiver and sender rows gain a host
+column (the node's name less what all the nodes' names share: "mafa-engine-lab-2" reads "2").
+
 What goes first when lines run short (the reverse of the order they are handed out):
   1. the containers panel,
   2. the rates chart, then the queue-depth chart (each shrinks to 4 lines before it goes),
   3. event lines beyond the newest two ("+N earlier" says how many went),
-  4. sender rows beyond two, then receiver rows beyond three ("+N more" says how many, and the
+  4. on a Swarm, the hosts panel's rows, whole (its title line stays: how many nodes are ready,
+     and which are not),
+  5. sender rows beyond two, then receiver rows beyond three ("+N more" says how many, and the
      selection scrolls the rows).
-Never left out: the header, the ledger's verdict, the queue and rate figures, the load line and
-the two footer lines (keys; refresh interval and the age of each source's last good read).
-Text columns go before number columns when a row is too wide.
+Never left out: the header, the ledger's verdict, the queue and rate figures, the load line, the
+hosts' title line on a Swarm and the two footer lines (keys; refresh interval and the age of each
+source's last good read).
+Text columns go before number columns when a row is too wide; the host column goes with them,
+after the in-flight column.
 """
 
 from __future__ import annotations
@@ -28,7 +36,14 @@ from mafa_cli.ui import Text
 from mafa_cli.watch.actions import Event
 from mafa_cli.watch.chart import line_chart
 from mafa_cli.watch.palette import SlotBook
-from mafa_cli.watch.snapshot import History, LiveBalance, ReceiverRow, SenderRow, Snapshot
+from mafa_cli.watch.snapshot import (
+    History,
+    HostRow,
+    LiveBalance,
+    ReceiverRow,
+    SenderRow,
+    Snapshot,
+)
 
 GRID_FROM = 120  # columns
 CHART_LINES = 9  # a chart's full height: title, 7 plot lines, time axis
@@ -277,17 +292,20 @@ class NodeRow(Protocol):
     def container(self) -> str | None: ...
     @property
     def slot(self) -> int | None: ...
+    @property
+    def host(self) -> str | None: ...
 
 
 Row = TypeVar("Row", bound=NodeRow)
+Of = TypeVar("Of")  # what a table's row is
 
 
 @dataclass(frozen=True)
-class Column(Generic[Row]):
+class Column(Generic[Of]):
     heading: str
     width: int
     keep: int  # lower goes last when the row is too wide
-    cell: Callable[[Row], str]
+    cell: Callable[[Of], str]
 
 
 RECEIVER_COLUMNS: tuple[Column[ReceiverRow], ...] = (
@@ -304,6 +322,116 @@ SENDER_COLUMNS: tuple[Column[SenderRow], ...] = (
     Column("requests", 9, 1, lambda s: _n(s.requests)),
     Column("5xx", 6, 2, lambda s: _n(s.errors)),
 )
+
+
+def columns_that_fit(columns: Sequence[Column[Of]], room: int) -> list[Column[Of]]:
+    """The columns (each with its one space before it) that fit in `room` cells, in their
+    order; the ones with the highest `keep` go first."""
+    shown = sorted(columns, key=lambda c: c.keep)
+    while shown and sum(c.width + 1 for c in shown) > room:
+        shown.pop()
+    return sorted(shown, key=list(columns).index)
+
+
+HOST_LABEL_MAX = 12
+SEPARATORS = "-_."
+
+
+def host_labels(names: Sequence[str]) -> dict[str, str]:
+    """A short label per host name: the name less the start all the names share (cut at a
+    separator), at most HOST_LABEL_MAX cells. "mafa-engine-lab-1", "-2", "-3" read "1", "2", "3";
+    one host keeps its name."""
+    unique = sorted(set(names))
+    shared = 0
+    if len(unique) > 1:
+        first, last = unique[0], unique[-1]  # the shortest common start is theirs
+        while shared < min(len(first), len(last)) and first[shared] == last[shared]:
+            shared += 1
+        while shared > 0 and first[shared - 1] not in SEPARATORS:
+            shared -= 1
+    labels = {}
+    for name in unique:
+        label = name[shared:]
+        cut = label[: HOST_LABEL_MAX - 1] + "…"
+        labels[name] = label if len(label) <= HOST_LABEL_MAX else cut
+    return labels
+
+
+def snapshot_host_labels(snapshot: Snapshot) -> dict[str, str]:
+    """Every host's label (the hosts panel's and the rows' hosts); {} on one engine."""
+    rows: list[NodeRow] = [*snapshot.receivers, *snapshot.senders]
+    return host_labels([h.name for h in snapshot.hosts] + [r.host for r in rows if r.host])
+
+
+def with_host_column(columns: Sequence[Column[Row]], labels: dict[str, str]) -> list[Column[Row]]:
+    """The host column first, as wide as the longest label, when there are hosts."""
+    if not labels:
+        return list(columns)
+    width = max(4, *(len(label) for label in labels.values()))
+    host = Column[Row]("host", width, 4, lambda r: labels.get(r.host or "", "-"))
+    return [host, *columns]
+
+
+def host_role(host: HostRow) -> str:
+    """leader, manager, worker; "manager ✗" for a manager its peers cannot reach."""
+    if host.role != "manager":
+        return host.role
+    if host.reachability not in (None, "reachable"):
+        return "manager ✗"
+    return "leader" if host.leader else "manager"
+
+
+HOST_COLUMNS: tuple[Column[HostRow], ...] = (
+    Column("role", 9, 3, host_role),
+    Column("state", 7, 0, lambda h: h.state),
+    Column("avail", 6, 1, lambda h: h.availability),
+    Column("tasks", 5, 2, lambda h: _n(sum(h.tasks.values()))),
+    Column("recv", 4, 4, lambda h: _n(h.tasks.get("receiver", 0))),
+    Column("send", 4, 5, lambda h: _n(h.tasks.get("sender", 0))),
+)
+
+
+def hosts_summary(snapshot: Snapshot, width: int) -> Text:
+    """The hosts panel's title: how many nodes are up (ready, and reachable if managers), and
+    each one that is not up or not active (drained, paused)."""
+    hosts = snapshot.hosts
+    up = sum(h.up for h in hosts)
+    pieces: list[str | Text] = [
+        Text("hosts", style="bold"),
+        Text(f"{up}/{len(hosts)} up", style="green" if up == len(hosts) else "bold red"),
+    ]
+    for h in hosts:
+        if not h.up:
+            pieces.append(Text(f"{h.name} {host_role(h)} {h.state}", style="bold red"))
+        elif h.availability != "active":
+            pieces.append(Text(f"{h.name} {h.availability}", style="yellow"))
+    if "hosts" in snapshot.stale:
+        pieces.append(Text(f"STALE: {snapshot.stale['hosts']}", style="bold yellow"))
+    return fit(pieces, width)
+
+
+def hosts_panel(snapshot: Snapshot, width: int, rows: bool) -> Lines:
+    """The summary line, then (with `rows`) a heading and one row per host: its name, role,
+    state, availability and the project's running tasks on it (all, receivers, senders)."""
+    out = [hosts_summary(snapshot, width)]
+    if not rows:
+        return out
+    name_w = min(24, max([len(h.name) for h in snapshot.hosts] + [4]))
+    columns = columns_that_fit(HOST_COLUMNS, width - name_w)
+    heading = Text(f"{'host':<{name_w}}", style="bold", no_wrap=True)
+    for column in columns:
+        heading.append(f" {column.heading:>{column.width}}", style="bold")
+    out.append(heading)
+    for host in snapshot.hosts:
+        name = host.name if len(host.name) <= name_w else host.name[: name_w - 1] + "…"
+        line = Text(f"{name:<{name_w}}", no_wrap=True, style="" if host.up else "bold red")
+        for column in columns:
+            trouble = column.heading in ("state", "role") and not host.up
+            drained = column.heading == "avail" and host.availability != "active"
+            style = "bold red" if trouble else "yellow" if drained else ""
+            line.append(f" {column.cell(host):>{column.width}}", style=style)
+        out.append(line)
+    return out
 
 
 def is_gone(node_container: str | None, snapshot: Snapshot) -> bool:
@@ -332,10 +460,7 @@ def node_panel(
     names = [r.node for r in rows]
     name_w = min(24, max([len(n) for n in names] + [4])) + 2  # + selection mark and gone mark
     seen_w = 5
-    shown_columns = sorted(columns, key=lambda c: c.keep)
-    while shown_columns and name_w + seen_w + sum(c.width + 1 for c in shown_columns) > width:
-        shown_columns.pop()
-    shown_columns.sort(key=list(columns).index)
+    shown_columns = columns_that_fit(columns, width - name_w - seen_w)
     gone = [is_gone(r.container, snapshot) for r in rows]
     # Killed from this dashboard: marked even when the engine has restarted its container.
     killed = {e.target for e in state.events if e.kind == "kill" and not e.failed}
@@ -461,7 +586,11 @@ def _column(
     send_least, send_most = _rows_needed(len(senders), 2) if nodes else (0, 0)
     event_count = len(snapshot.faults) + len(state.events)
     event_least = 1 + min(2, event_count) if figures else 0
-    grant = {"receivers": 0, "senders": 0, "events": 0, "depth": 0, "rates": 0, "containers": 0}
+    # On a Swarm, the hosts' summary line, then heading and rows whole or not at all.
+    hosts_least = 1 if figures and snapshot.hosts else 0
+    hosts_rows = 1 + len(snapshot.hosts) if hosts_least else 0
+    panels = ("receivers", "senders", "hosts", "events", "depth", "rates", "containers")
+    grant = dict.fromkeys(panels, 0)
 
     def give(what: str, want: int) -> None:
         nonlocal left
@@ -471,9 +600,12 @@ def _column(
 
     give("receivers", recv_least)
     give("senders", send_least)
+    give("hosts", hosts_least)
     give("events", event_least)
     give("receivers", recv_most)
     give("senders", send_most)
+    if hosts_rows and left >= hosts_rows:
+        give("hosts", hosts_least + hosts_rows)
     if figures:
         give("events", 1 + min(event_count, 4))
         for chart_name in ("depth", "rates"):
@@ -490,11 +622,14 @@ def _column(
         out += rates_chart(history, snapshot.taken_at, grant["rates"], width, state.window_s)
     if grant["events"]:
         out += event_lines(snapshot, state, width, grant["events"] - 1)
+    if grant["hosts"]:
+        out += hosts_panel(snapshot, width, rows=grant["hosts"] > 1)
+    labels = snapshot_host_labels(snapshot)
     if grant["receivers"]:
         out += node_panel(
             "receivers",
             receivers,
-            RECEIVER_COLUMNS,
+            with_host_column(RECEIVER_COLUMNS, labels),
             snapshot,
             state,
             slots,
@@ -503,7 +638,14 @@ def _column(
         )
     if grant["senders"]:
         out += node_panel(
-            "senders", senders, SENDER_COLUMNS, snapshot, state, slots, width, grant["senders"] - 2
+            "senders",
+            senders,
+            with_host_column(SENDER_COLUMNS, labels),
+            snapshot,
+            state,
+            slots,
+            width,
+            grant["senders"] - 2,
         )
     if grant["containers"]:
         out += containers_panel(snapshot, width, grant["containers"] - 2)
@@ -522,7 +664,10 @@ def screen(
     slots = assign_slots(snapshot, slots or SlotBook())
     body_h = max(0, height - 4)  # header, verdict, two footer lines
     if width >= GRID_FROM:
-        left_w = max(50, min(72, width - 66))  # the right side keeps the receivers' p95 column
+        # The right side keeps the receivers' p95 column (and on a Swarm their host column).
+        labels = snapshot_host_labels(snapshot)
+        host_w = max([4, *(len(label) for label in labels.values())]) + 1 if labels else 0
+        left_w = max(50, min(72, width - 66 - host_w))
         right_w = width - left_w - 1
         left = _column(snapshot, history, state, slots, left_w, body_h, True, False)
         right = _column(snapshot, history, state, slots, right_w, body_h, False, True)

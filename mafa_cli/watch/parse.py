@@ -1,15 +1,17 @@
 """Pure readers of what the stack's parts report: HAProxy's stats CSV, RabbitMQ's queue JSON,
-Docker's one-shot container stats. Unit-tested on sample payloads."""
+Docker's one-shot container stats, a Swarm's nodes with the tasks on each. Unit-tested on
+sample payloads."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from mafa_cli.watch.snapshot import QueueFigures
+from mafa_cli.engine.protocol import Host, Replica
+from mafa_cli.watch.snapshot import HostRow, QueueFigures
 
 
 @dataclass(frozen=True)
@@ -133,3 +135,15 @@ def memory_mib(stats: Mapping[str, Any]) -> float | None:
     # As `docker stats`: page cache that can be dropped does not count.
     cache = (memory.get("stats") or {}).get("inactive_file") or 0
     return (int(usage) - int(cache)) / (1024 * 1024)
+
+
+def host_rows(hosts: list[Host], replicas: list[Replica]) -> tuple[HostRow, ...]:
+    """Each host with the replicas running on it counted by service (the manager's task
+    listing, read for the replicas already); hosts with none are listed too."""
+    tasks: dict[str, dict[str, int]] = {host.name: {} for host in hosts}
+    for replica in replicas:
+        if replica.node is not None and replica.state == "running":
+            on_host = tasks.setdefault(replica.node, {})
+            on_host[replica.service] = on_host.get(replica.service, 0) + 1
+    # A host's own fields as the engine gave them, and its tasks.
+    return tuple(HostRow(**asdict(h), tasks=dict(sorted(tasks[h.name].items()))) for h in hosts)

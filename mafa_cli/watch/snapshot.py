@@ -50,6 +50,7 @@ class ReceiverRow:
     p95_ms: float | None
     last_seen: datetime | None
     slot: int | None = None  # the node's colour slot, once nodes claim one (watch/palette.py)
+    host: str | None = None  # the Swarm node it runs (or last ran) on; None on one engine
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class SenderRow:
     requests: int | None  # through the balancer (HAProxy's count); None when unknown
     errors: int | None  # 5xx answers through the balancer
     slot: int | None = None  # the node's colour slot, once nodes claim one (watch/palette.py)
+    host: str | None = None  # the Swarm node it runs (or last ran) on; None on one engine
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,24 @@ class ContainerRow:
     health: str | None
     cpu_percent: float | None
     memory_mib: float | None
+
+
+@dataclass(frozen=True)
+class HostRow:
+    """A Swarm node: what its manager says of it, and the project's tasks running on it."""
+
+    name: str
+    role: str  # manager, worker
+    state: str  # ready, down, unknown, disconnected
+    availability: str  # active, pause, drain
+    reachability: str | None  # a manager's: reachable, unreachable; None for a worker
+    leader: bool
+    tasks: dict[str, int] = field(default_factory=dict)  # service -> its running tasks here
+
+    @property
+    def up(self) -> bool:
+        """Ready, and (a manager) reachable: able to run tasks and to be told to."""
+        return self.state == "ready" and self.reachability in (None, "reachable")
 
 
 @dataclass(frozen=True)
@@ -115,6 +135,7 @@ class Snapshot:
     active_sessions: int = 0
     ledger: LiveBalance | None = None
     containers: tuple[ContainerRow, ...] = ()
+    hosts: tuple[HostRow, ...] = ()  # a Swarm's nodes, managers first; () on one engine
     load: LoadFigures | None = None
     faults: tuple[str, ...] = ()
     stale: dict[str, str] = field(default_factory=dict)  # panel -> why it is not fresh

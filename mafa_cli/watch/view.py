@@ -1,8 +1,8 @@
 """The dashboard: a Snapshot (and the History behind the sparklines) rendered, with no I/O.
 
-Panels, most important first: the ledger, the queue, receivers, senders, sessions and load,
-containers. A narrow terminal drops whole panels (containers first) and text columns, never a
-column of numbers.
+Panels, most important first: the ledger, the queue, receivers, senders, (on a Swarm) hosts,
+sessions and load, containers. A narrow terminal drops whole panels (containers first) and text
+columns, never a column of numbers.
 """
 
 from __future__ import annotations
@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from mafa_cli.ui import Group, RenderableType, Table, Text, box
-from mafa_cli.watch.layout import GONE_STYLE, assign_slots, in_transit, is_gone
+from mafa_cli.watch.layout import (
+    GONE_STYLE,
+    assign_slots,
+    host_role,
+    hosts_summary,
+    in_transit,
+    is_gone,
+    snapshot_host_labels,
+)
 from mafa_cli.watch.palette import SlotBook
 from mafa_cli.watch.snapshot import History, LiveBalance, Snapshot, sparkline
 
@@ -106,6 +114,9 @@ def receivers_table(snapshot: Snapshot, wide: bool, slots: SlotBook | None = Non
     slots = slots or SlotBook()
     table = _table("receivers", snapshot, "database")
     table.add_column("node", no_wrap=True)
+    labels = snapshot_host_labels(snapshot)
+    if labels:
+        table.add_column("host", no_wrap=True)
     if wide:
         table.add_column("container", no_wrap=True)
     # Short headings on narrow terminals keep every number whole (legend in the README).
@@ -116,6 +127,8 @@ def receivers_table(snapshot: Snapshot, wide: bool, slots: SlotBook | None = Non
     table.add_column("seen", justify="right", no_wrap=True)
     for r in snapshot.receivers:
         cells: list[str | Text] = [_node_cell(r.node, r.slot, r.container, snapshot, slots)]
+        if labels:
+            cells.append(labels.get(r.host or "", "-"))
         if wide:
             cells.append(r.container or "-")
         cells += [
@@ -137,15 +150,46 @@ def senders_table(snapshot: Snapshot, wide: bool, slots: SlotBook | None = None)
     slots = slots or SlotBook()
     table = _table("senders", snapshot, stale)
     table.add_column("node", no_wrap=True)
+    labels = snapshot_host_labels(snapshot)
+    if labels:
+        table.add_column("host", no_wrap=True)
     if wide:
         table.add_column("container", no_wrap=True)
     for column in ("accepted", "requests", "5xx"):
         table.add_column(column, justify="right", no_wrap=True)
     for s in snapshot.senders:
         cells: list[str | Text] = [_node_cell(s.node, s.slot, s.container, snapshot, slots)]
+        if labels:
+            cells.append(labels.get(s.host or "", "-"))
         if wide:
             cells.append(s.container or "-")
         cells += [_n(s.accepted), _n(s.requests), _n(s.errors)]
+        table.add_row(*cells)
+    return table
+
+
+def hosts_table(snapshot: Snapshot, wide: bool) -> Table:
+    """A Swarm's nodes: role, state, availability and the project's running tasks on each (by
+    service when wide). The title says how many are up and names those that are not."""
+    labels = snapshot_host_labels(snapshot)
+    table = _table("hosts", snapshot, "hosts")
+    table.title = hosts_summary(snapshot, 200)
+    for column in ("host", "label", "role", "state", "avail", "tasks"):
+        table.add_column(column, no_wrap=True, justify="right" if column == "tasks" else "left")
+    if wide:
+        table.add_column("by service", no_wrap=True)
+    for h in snapshot.hosts:
+        trouble = "" if h.up else "bold red"
+        cells: list[str | Text] = [
+            Text(h.name, style=trouble),
+            labels.get(h.name, h.name),
+            Text(host_role(h), style=trouble),
+            Text(h.state, style=trouble),
+            Text(h.availability, style="" if h.availability == "active" else "yellow"),
+            _n(sum(h.tasks.values())),
+        ]
+        if wide:
+            cells.append(" ".join(f"{service} {n}" for service, n in h.tasks.items()))
         table.add_row(*cells)
     return table
 
@@ -197,8 +241,10 @@ def render(snapshot: Snapshot, history: History, width: int) -> RenderableType:
         queue_lines(snapshot, history, width),
         receivers_table(snapshot, wide, slots),
         senders_table(snapshot, wide, slots),
-        sessions_and_load(snapshot, history, width),
     ]
+    if snapshot.hosts:
+        parts.append(hosts_table(snapshot, wide))
+    parts += [sessions_and_load(snapshot, history, width)]
     if wide:
         parts.append(containers_table(snapshot))
     return Group(*parts)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from mafa_cli.engine.protocol import Replica
+from mafa_cli.engine.protocol import Host, Replica
 from mafa_cli.errors import MafaError, NotFound
 from mafa_cli.services.names import DEAD_LETTER_QUEUE, WORK_QUEUE
 from mafa_cli.stack.compose_model import Service
@@ -64,6 +64,9 @@ class FakeEngine:
     # exec_socket: what a relay process answers (its stdout, framed), and where the engine runs.
     exec_answer: bytes = b""
     local: bool = True
+    # A Swarm's nodes (none: one engine); replica N of a service runs on node (N-1) mod count.
+    nodes: list[Host] = field(default_factory=list)
+    host_reads: int = 0
     _records: dict[str, _Record] = field(default_factory=dict)
     _networks: set[str] = field(default_factory=set)
     _volumes: set[str] = field(default_factory=set)
@@ -146,6 +149,7 @@ class FakeEngine:
             started_at=datetime.now(UTC) if running else None,
             ports=record.ports if running else (),
             ip=record.ip if running else None,
+            node=self.nodes[(record.number - 1) % len(self.nodes)].name if self.nodes else None,
         )
 
     def create(
@@ -231,6 +235,10 @@ class FakeEngine:
 
     def runs_here(self) -> bool:
         return self.local
+
+    def hosts(self) -> list[Host]:
+        self.host_reads += 1
+        return list(self.nodes)
 
     def stats_stream(self, replica_id: str) -> Iterator[dict[str, Any]]:
         if replica_id not in self._records:

@@ -28,7 +28,7 @@ from mafa_cli.state import Event
 from mafa_cli.traffic import TrafficCounts
 from tests.unit.fakes import FakeEngine
 from tests.unit.test_proof import result as proof_result
-from tests.unit.watch.fakes import stack_snapshot
+from tests.unit.watch.fakes import stack_snapshot, swarm_snapshot
 
 SCHEMA_DIR = resources.package_dir() / "schemas"
 runner = CliRunner()
@@ -166,3 +166,11 @@ def test_a_watch_snapshot(load: bool) -> None:
     snapshot = stack_snapshot(faults=2, gone=1, load=load)
     validate("watch", snapshot.to_json())
     validate("watch", type(snapshot)(project="empty", taken_at=datetime.now(UTC)).to_json())
+
+
+def test_a_watch_snapshot_on_a_swarm_carries_its_hosts() -> None:
+    document = swarm_snapshot(drained=True).to_json()
+    validate("watch", document)
+    assert [h["availability"] for h in document["hosts"]] == ["active", "active", "drain"]
+    assert document["hosts"][0]["tasks"]["rabbitmq"] == 1
+    assert {r["host"] for r in document["receivers"]} == {"mafa-engine-lab-1", "mafa-engine-lab-2"}

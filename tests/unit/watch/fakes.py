@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from mafa_cli.watch.actions import Attempt, Event, NodeDetail, Service
 from mafa_cli.watch.snapshot import (
     ContainerRow,
+    HostRow,
     LiveBalance,
     LoadFigures,
     QueueFigures,
@@ -71,6 +72,41 @@ def stack_snapshot(
             f"2026-11-29T11:{50 + i}:00+00:00 kill receiver-{i:04x}beef" for i in range(faults)
         ),
     )
+
+
+SWARM_HOSTS = ("mafa-engine-lab-1", "mafa-engine-lab-2", "mafa-engine-lab-3")
+
+
+def swarm_snapshot(
+    receivers: int = 32, senders: int = 3, faults: int = 8, drained: bool = False
+) -> Snapshot:
+    """The demo's worst case on a 3-node Swarm: every row on a host (round robin, as the spread
+    placement gives), the stateful services on the manager; with `drained`, the last node
+    drained and its tasks moved off (its rows on the others)."""
+    base = stack_snapshot(receivers=receivers, senders=senders, faults=faults)
+    usable = SWARM_HOSTS[:2] if drained else SWARM_HOSTS
+    rows = tuple(replace(r, host=usable[i % len(usable)]) for i, r in enumerate(base.receivers))
+    sends = tuple(replace(s, host=usable[i % len(usable)]) for i, s in enumerate(base.senders))
+    hosts = []
+    for number, name in enumerate(SWARM_HOSTS):
+        tasks = {
+            "receiver": sum(r.host == name for r in rows),
+            "sender": sum(s.host == name for s in sends),
+        }
+        if number == 0:
+            tasks.update(haproxy=1, postgres=1, rabbitmq=1, redis=1)
+        hosts.append(
+            HostRow(
+                name=name,
+                role="manager" if number == 0 else "worker",
+                state="ready",
+                availability="drain" if drained and number == 2 else "active",
+                reachability="reachable" if number == 0 else None,
+                leader=number == 0,
+                tasks={k: v for k, v in sorted(tasks.items()) if v},
+            )
+        )
+    return replace(base, receivers=rows, senders=sends, hosts=tuple(hosts))
 
 
 class FakeSnapshots:

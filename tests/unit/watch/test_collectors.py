@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from mafa_cli.engine.protocol import Host, Replica
 from mafa_cli.state import ProjectState, RunningLoad
-from mafa_cli.watch import collectors
+from mafa_cli.watch import collectors, parse
 from mafa_cli.watch.collectors import Collector
 from tests.unit.fakes import FakeEngine, FakeStackClient
 
@@ -278,3 +279,63 @@ def test_an_unbalanced_stack_is_not_at_rest_at_once() -> None:
     assert snapshot.ledger is not None
     assert snapshot.ledger.at_rest is False  # 48 accepted, 41 accounted: moving, or lost
     assert snapshot.ledger.lost is None
+
+
+def test_on_one_engine_no_host_is_read_and_rows_have_none() -> None:
+    engine = FakeEngine()
+    collector = Collector("fake", client_with_figures(engine, stack(engine)))  # type: ignore[arg-type]
+    snapshot = collector.collect()
+    collector.close()
+    assert engine.host_reads == 0, "one engine: nothing more is read"
+    assert snapshot.hosts == ()
+    assert [r.host for r in (*snapshot.receivers, *snapshot.senders)] == [None, None, None]
+
+
+SWARM = [
+    Host("node-1", "manager", "ready", "active", "reachable", True),
+    Host("node-2", "worker", "ready", "drain", None, False),
+]
+
+
+def test_on_a_swarm_each_row_has_its_host_and_each_host_its_tasks() -> None:
+    engine = FakeEngine(nodes=SWARM)  # replica N of a service on node (N-1) mod 2
+    collector = Collector("fake", client_with_figures(engine, stack(engine)))  # type: ignore[arg-type]
+    snapshot = collector.collect()
+    assert snapshot.stale == {}
+    assert engine.host_reads == 1
+    (receiver,) = snapshot.receivers
+    assert receiver.host == "node-1"
+    assert {s.container: s.host for s in snapshot.senders} == {
+        "fake-sender-1": "node-1",
+        "fake-sender-2": "node-2",
+    }
+    assert [(h.name, h.availability, h.tasks) for h in snapshot.hosts] == [
+        ("node-1", "active", {"receiver": 1, "sender": 1}),
+        ("node-2", "drain", {"sender": 1}),
+    ]
+
+    # The manager's node list fails: its panel goes stale, the hosts last read stay.
+    def refuse() -> list[Host]:
+        raise ConnectionError("the manager is not answering")
+
+    engine.hosts = refuse  # type: ignore[method-assign]
+    after = collector.collect()
+    collector.close()
+    assert set(after.stale) == {"hosts"}
+    assert after.hosts == snapshot.hosts
+    assert receiver.host == after.receivers[0].host
+
+
+def test_host_rows_count_the_running_replicas_of_each_service_on_each_host() -> None:
+    replicas = [
+        Replica("a", "p_receiver.1", "receiver", 1, "", "running", None, None, (), None, "node-2"),
+        Replica("b", "p_receiver.2", "receiver", 2, "", "running", None, None, (), None, "node-2"),
+        Replica("c", "p_receiver.3", "receiver", 3, "", "starting", None, None, (), None, "node-1"),
+        Replica("d", "p_rabbitmq.1", "rabbitmq", 1, "", "running", None, None, (), None, "node-1"),
+    ]
+    rows = parse.host_rows(SWARM, replicas)
+    assert [(r.name, r.tasks) for r in rows] == [
+        ("node-1", {"rabbitmq": 1}),  # a task still starting is not counted
+        ("node-2", {"receiver": 2}),
+    ]
+    assert [r.up for r in rows] == [True, True]

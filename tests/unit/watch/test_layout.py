@@ -4,14 +4,15 @@ saying so, by the rule in watch/layout.py."""
 
 import math
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from rich.console import Console
 
-from mafa_cli.watch.layout import ViewState, good_reads, in_transit, screen
+from mafa_cli.watch.layout import ViewState, good_reads, host_labels, in_transit, screen
 from mafa_cli.watch.snapshot import History, LiveBalance, QueueFigures, Snapshot
-from tests.unit.watch.fakes import NOW, stack_snapshot
+from tests.unit.watch.fakes import NOW, stack_snapshot, swarm_snapshot
 
 
 def history() -> History:
@@ -160,3 +161,72 @@ def test_an_action_recorded_in_the_stream_shows_once_and_its_row_is_marked() -> 
     assert lines == ["events", "12:00:00 kill receiver-0001beef SIGKILL"]
     text = [line.plain for line in screen(snapshot, History(), state, 120, 40, SlotBook())]
     assert any(re.search(r"receiver-0001beef\s*✗", line) for line in text)
+
+
+def swarm_shown(width: int, height: int, drained: bool = False) -> list[str]:
+    lines = screen(swarm_snapshot(drained=drained), history(), ViewState(), width, height)
+    console = Console(width=width, height=height, force_terminal=True, color_system=None)
+    with console.capture() as capture:
+        for line in lines:
+            console.print(line)
+    return capture.get().splitlines()
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 40), (160, 50)])
+def test_on_a_swarm_it_fits_with_3_hosts_32_receivers_and_8_faults(width: int, height: int) -> None:
+    text = swarm_shown(width, height)
+    assert len(text) == height, "a line wrapped, or lines are missing"
+    assert all(len(line) <= width for line in text)
+    rows, more = panel_rows(text, "receivers")
+    assert rows >= 3
+    assert rows + more == 32
+    summary = [line for line in text if re.search(r"(^|│)hosts · ", line)]
+    assert len(summary) == 1
+    assert "hosts · 3/3 up" in summary[0]
+    # Every row shown names its host: the nodes' names less their shared start.
+    node_rows = [
+        cell
+        for cell in (line.split("│")[-1] for line in text)
+        if re.match(r"^[ ▶](rec|send)", cell)
+    ]
+    assert len(node_rows) == rows + 3
+    assert all(re.match(r"^[ ▶]\S+ +[123] ", cell) for cell in node_rows), node_rows
+    host_rows = [line for line in text if re.search(r"mafa-engine-lab-\d +(leader|worker)", line)]
+    # At 80x24 the hosts' rows go (after the charts, before receiver rows beyond three); from
+    # 120x40 all three show, beside their tasks.
+    assert len(host_rows) == (0 if width == 80 else 3)
+
+
+def test_a_drained_host_is_named_in_the_summary_and_its_row_marked() -> None:
+    text = "\n".join(swarm_shown(120, 40, drained=True))
+    assert "hosts · 3/3 up · mafa-engine-lab-3 drain" in text
+    assert re.search(r"mafa-engine-lab-3 +worker +ready +drain +0", text)
+    assert re.search(r"mafa-engine-lab-1 +leader +ready +active +22", text)
+
+
+def test_a_host_down_is_counted_and_named() -> None:
+    snap = swarm_snapshot()
+    down = replace(snap.hosts[1], state="down")
+    snap = replace(snap, hosts=(snap.hosts[0], down, snap.hosts[2]))
+    summary = screen(snap, history(), ViewState(), 80, 24)
+    text = "\n".join(line.plain for line in summary)
+    assert "hosts · 2/3 up · mafa-engine-lab-2 worker down" in text
+
+
+def test_one_engine_has_no_host_column_and_no_hosts_panel() -> None:
+    text = "\n".join(shown(160, 50))
+    assert "host" not in text
+
+
+@pytest.mark.parametrize(
+    ("names", "labels"),
+    [
+        (["mafa-engine-lab-1", "mafa-engine-lab-2"], ["1", "2"]),
+        (["node-a.lan", "node-b.lan"], ["a.lan", "b.lan"]),
+        (["alpha", "beta"], ["alpha", "beta"]),
+        (["one-host"], ["one-host"]),
+        (["swarm-1", "swarm-very-long-name-2"], ["1", "very-long-n…"]),
+    ],
+)
+def test_host_labels_drop_the_start_all_names_share(names: list[str], labels: list[str]) -> None:
+    assert [host_labels(names)[name] for name in names] == labels

@@ -203,3 +203,37 @@ def test_every_node_gets_its_own_colour() -> None:
     styles = [cell.style for cell in table.columns[0].cells if isinstance(cell, Text)]
     assert len(styles) == 32
     assert len(set(styles)) == 32
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_on_a_swarm_rows_show_their_host_and_the_hosts_table_their_tasks(width: int) -> None:
+    from tests.unit.watch.fakes import swarm_snapshot
+
+    text = text_of(swarm_snapshot(receivers=6, faults=0, drained=True), width)
+    assert all(len(line) <= width for line in text.splitlines())
+    assert row(text, "receiver-0001beef")[:2] == ["receiver-0001beef", "2"]
+    assert row(text, "sender-0002cafe")[:2] == ["sender-0002cafe", "1"]
+    assert "hosts · 3/3 up · mafa-engine-lab-3 drain" in text
+    assert row(text, "mafa-engine-lab-1")[:6] == [
+        "mafa-engine-lab-1",
+        "1",
+        "leader",
+        "ready",
+        "active",
+        "9",
+    ]
+    assert row(text, "mafa-engine-lab-3")[:6] == [
+        "mafa-engine-lab-3",
+        "3",
+        "worker",
+        "ready",
+        "drain",
+        "0",
+    ]
+    if width >= 110:  # by service, where there is room
+        assert "haproxy 1 postgres 1 rabbitmq 1 receiver 3 redis 1 sender 2" in text
+
+
+def test_one_engine_shows_no_host() -> None:
+    text = text_of(snapshot(), 120)
+    assert "host" not in text
