@@ -648,7 +648,10 @@ def _column(
             grant["senders"] - 2,
         )
     if grant["containers"]:
-        out += containers_panel(snapshot, width, grant["containers"] - 2)
+        # Title and rows; a "+N more" line takes the last row's place when they do not all fit.
+        room = grant["containers"] - 1
+        shown = room if room >= len(snapshot.containers) else room - 1
+        out += containers_panel(snapshot, width, shown)
     return out[:height]
 
 

@@ -230,3 +230,14 @@ def test_one_engine_has_no_host_column_and_no_hosts_panel() -> None:
 )
 def test_host_labels_drop_the_start_all_names_share(names: list[str], labels: list[str]) -> None:
     assert [host_labels(names)[name] for name in names] == labels
+
+
+def test_the_containers_panel_lists_every_container_when_they_fit() -> None:
+    lines = [
+        line.plain.split("│")[-1]
+        for line in screen(stack_snapshot(), History(), ViewState(), 120, 40)
+    ]
+    start = lines.index(next(line for line in lines if line.startswith("containers")))
+    listed = [line for line in lines[start + 1 :] if line.startswith("demo-")]
+    assert len(listed) == 5
+    assert not any("more" in line for line in lines[start:])
