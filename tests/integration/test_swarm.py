@@ -2,13 +2,15 @@
 bridge network, mafa_cli/engine_lab.py) with its registry, and the stack deployed on it as Swarm
 services (`mafa up --swarm`). One lab and one stack are shared by the tests here, in order (the
 lab plus a stack is heavy on 2 cores): the lab, the stack spread over it, a live scale under a
-trickle, `mafa load --workers 3` with its workers on the nodes, then `mafa smoke --swarm` on the
-same stack, which ends by removing it."""
+trickle, `mafa load --workers 3` with its workers on the nodes, `mafa watch` showing the nodes,
+then `mafa smoke --swarm` on the same stack, which ends by removing it."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,8 +25,10 @@ from mafa_cli.engine_lab import REGISTRY_PORT, SwarmLab, container_name, registr
 from mafa_cli.load.plan import messages_accepted, read_stats_csv
 from mafa_cli.stack.swarm_spec import LOAD_WORKER, NAMESPACE
 from mafa_cli.state import SECRET_NAMES, parse_env_file
-from tests.integration.stack import mafa
+from tests.integration.stack import ARTIFACTS, ROOT, mafa, wait_for
 from tests.integration.swarm_stack import SwarmStack, swarm_stack_on
+from tests.integration.test_watch import capture
+from tests.unit.test_outputs import validate
 
 
 def test_the_lab_is_a_three_node_swarm_with_a_registry_every_node_reaches(
@@ -244,6 +248,70 @@ def test_load_workers_run_one_per_node_and_their_accounting_agrees_with_the_ledg
     # The stack's count can only be higher than locust's, by the requests still in flight when
     # the users stopped (at most one per user); never lower (a 202 seen = a row written).
     assert seen_by_locust <= ledger["accepted"] <= seen_by_locust + 6, (seen_by_locust, ledger)
+
+
+def test_watch_lists_every_node_with_its_tasks_and_the_host_of_every_row(
+    swarm_stack: SwarmStack,
+) -> None:
+    """`mafa watch --once --json` on the Swarm: all 3 nodes in `hosts`, each with the tasks the
+    manager's own listing puts there; every sender and receiver row on one of them. Then the
+    dashboard itself at 120x40 in tmux: the hosts panel and the rows' host column (the capture
+    is kept under artifacts/)."""
+    answer = mafa("watch", "-p", swarm_stack.project, "--once", "--json", state=swarm_stack.state)
+    snapshot = json.loads(answer.stdout)
+    validate("watch", snapshot)
+    nodes = {container_name(node.name) for node in swarm_stack.lab.nodes}
+    hosts = {h["name"]: h for h in snapshot["hosts"]}
+    assert set(hosts) == nodes
+    assert [h["role"] for h in snapshot["hosts"]] == ["manager", "worker", "worker"]
+    assert all((h["state"], h["availability"]) == ("ready", "active") for h in hosts.values())
+    assert hosts[container_name(swarm_stack.lab.manager.name)]["reachability"] == "reachable"
+    listed = swarm_stack.tasks_running()  # read after: the stack is quiet, nothing moves
+    assert {n: sum(h["tasks"].values()) for n, h in hosts.items()} == {
+        n: listed.get(n, 0) for n in nodes
+    }
+    for service in ("receiver", "sender"):
+        on_nodes = swarm_stack.tasks_running(service)
+        assert {n: h["tasks"].get(service, 0) for n, h in hosts.items()} == {
+            n: on_nodes.get(n, 0) for n in nodes
+        }, service
+    # Rows of replicas running now, and of any gone (their node's counts stay in the database):
+    # a running one is on a node; a gone one on the node it was last seen on, when this watch saw
+    # it there, else none.
+    rows = snapshot["receivers"] + snapshot["senders"]
+    live = [row for row in rows if (row["container"] or "").startswith(f"{swarm_stack.project}_")]
+    assert len(live) == 9 + 3, rows
+    assert all(row["host"] in nodes for row in live), live
+    assert all(row["host"] in (*nodes, None) for row in rows), rows
+
+    session = f"mafaswarm{swarm_stack.project}"
+    command = (
+        f"env -u COLUMNS -u LINES TERM=xterm-256color DOCKER_HOST={swarm_stack.lab.docker_host} "
+        f"MAFA_STATE_DIR={swarm_stack.state} {sys.executable} -m mafa_cli watch "
+        f"-p {swarm_stack.project}; sleep 30"
+    )
+    new_session = ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40"]
+    subprocess.run([*new_session, "-c", str(ROOT), command], check=True)
+    screen = ""
+    try:
+        host_rows = re.compile(r"(mafa-engine-\S+ +(leader|worker) +ready +active +\d+.*\n){3}")
+
+        def shown() -> bool:
+            nonlocal screen
+            screen = capture(session)
+            return bool(host_rows.search(screen))
+
+        wait_for(shown, 180, "the hosts panel with its 3 nodes")
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "watch-swarm-120x40.txt").write_text(screen)
+    lines = screen.splitlines()
+    assert all(len(line) <= 120 for line in lines)
+    assert "hosts · 3/3 up" in screen
+    # The receivers' rows, each with its host's label (the node's number here).
+    assert len(re.findall(r"│[ ▶]receiver-\S+ +[123] ", screen)) >= 9
 
 
 def test_smoke_swarm_is_green_on_the_swarm(swarm_stack: SwarmStack, tmp_path: Path) -> None:
