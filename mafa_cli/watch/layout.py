@@ -27,6 +27,7 @@ after the in-flight column.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -381,6 +382,18 @@ def host_role(host: HostRow) -> str:
     return "leader" if host.leader else "manager"
 
 
+def last_host_events(snapshot: Snapshot) -> dict[str, str]:
+    """Per host, the newest event naming it ("HH:MM action"): a node fault from `mafa
+    chaos`, whatever its wording, as long as its line holds the node's name."""
+    found = {}
+    for line in snapshot.faults:  # oldest first: the newest wins
+        at, _, what = line.partition(" ")
+        for host in snapshot.hosts:
+            if re.search(rf"(^|\W){re.escape(host.name)}($|\W)", what):
+                found[host.name] = f"{at[11:16]} {what.split(' ', 1)[0]}"
+    return found
+
+
 HOST_COLUMNS: tuple[Column[HostRow], ...] = (
     Column("role", 9, 3, host_role),
     Column("state", 7, 0, lambda h: h.state),
@@ -417,7 +430,12 @@ def hosts_panel(snapshot: Snapshot, width: int, rows: bool) -> Lines:
     if not rows:
         return out
     name_w = min(24, max([len(h.name) for h in snapshot.hosts] + [4]))
-    columns = columns_that_fit(HOST_COLUMNS, width - name_w)
+    events = last_host_events(snapshot)
+    columns = list(HOST_COLUMNS)
+    if events:  # the last one that fits
+        event_w = max(len("last event"), *(len(e) for e in events.values()))
+        columns.append(Column("last event", event_w, 9, lambda h: events.get(h.name, "")))
+    columns = columns_that_fit(columns, width - name_w)
     heading = Text(f"{'host':<{name_w}}", style="bold", no_wrap=True)
     for column in columns:
         heading.append(f" {column.heading:>{column.width}}", style="bold")

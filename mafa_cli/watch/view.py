@@ -8,6 +8,7 @@ columns, never a column of numbers.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from mafa_cli.ui import Group, RenderableType, Table, Text, box
 from mafa_cli.watch.layout import (
@@ -17,6 +18,7 @@ from mafa_cli.watch.layout import (
     hosts_summary,
     in_transit,
     is_gone,
+    last_host_events,
     snapshot_host_labels,
 )
 from mafa_cli.watch.palette import SlotBook
@@ -169,27 +171,38 @@ def senders_table(snapshot: Snapshot, wide: bool, slots: SlotBook | None = None)
 
 
 def hosts_table(snapshot: Snapshot, wide: bool) -> Table:
-    """A Swarm's nodes: role, state, availability and the project's running tasks on each (by
-    service when wide). The title says how many are up and names those that are not."""
+    """A Swarm's nodes: role, state, availability, the project's running tasks on each, the
+    newest event naming it, and (wide) the tasks by service: the one column cut short when the
+    terminal is narrow. The title says how many are up and names those that are not."""
     labels = snapshot_host_labels(snapshot)
-    table = _table("hosts", snapshot, "hosts")
-    table.title = hosts_summary(snapshot, 200)
-    for column in ("host", "label", "role", "state", "avail", "tasks"):
-        table.add_column(column, no_wrap=True, justify="right" if column == "tasks" else "left")
-    if wide:
-        table.add_column("by service", no_wrap=True)
+    events = last_host_events(snapshot)
+    headings = ["host", "label", "role", "state", "avail", "tasks"]
+    headings += ["last event"] if events else []
+    rows: list[list[Text]] = []
     for h in snapshot.hosts:
         trouble = "" if h.up else "bold red"
-        cells: list[str | Text] = [
+        cells = [
             Text(h.name, style=trouble),
-            labels.get(h.name, h.name),
+            Text(labels.get(h.name, h.name)),
             Text(host_role(h), style=trouble),
             Text(h.state, style=trouble),
             Text(h.availability, style="" if h.availability == "active" else "yellow"),
-            _n(sum(h.tasks.values())),
+            Text(_n(sum(h.tasks.values()))),
         ]
+        if events:
+            cells.append(Text(events.get(h.name, ""), style="magenta"))
         if wide:
-            cells.append(" ".join(f"{service} {n}" for service, n in h.tasks.items()))
+            cells.append(Text(" ".join(f"{service} {n}" for service, n in h.tasks.items())))
+        rows.append(cells)
+    table = _table("hosts", snapshot, "hosts")
+    table.title = hosts_summary(snapshot, 200)
+    for number, heading in enumerate(headings):
+        whole = max([len(heading)] + [row[number].cell_len for row in rows])
+        justify: Literal["left", "right"] = "right" if heading == "tasks" else "left"
+        table.add_column(heading, no_wrap=True, justify=justify, min_width=whole)
+    if wide:
+        table.add_column("by service", no_wrap=True, overflow="ellipsis")
+    for cells in rows:
         table.add_row(*cells)
     return table
 

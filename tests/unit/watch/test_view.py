@@ -234,6 +234,16 @@ def test_on_a_swarm_rows_show_their_host_and_the_hosts_table_their_tasks(width: 
         assert "haproxy 1 postgres 1 rabbitmq 1 receiver 3 redis 1 sender 2" in text
 
 
+def test_a_hosts_newest_event_shows_in_the_hosts_table() -> None:
+    from tests.unit.watch.fakes import swarm_snapshot
+
+    snap = swarm_snapshot(receivers=3, faults=0, drained=True)
+    fault = "2026-11-29T11:58:30+00:00 drain mafa-engine-lab-3"
+    text = text_of(Snapshot(**{**snap.__dict__, "faults": (fault,)}), 120)
+    assert row(text, "mafa-engine-lab-3")[5:8] == ["0", "11:58", "drain"]
+    assert row(text, "mafa-engine-lab-2")[5:] == ["2", "receiver", "1", "sender", "1"]
+
+
 def test_one_engine_shows_no_host() -> None:
     text = text_of(snapshot(), 120)
     assert "host" not in text
