@@ -104,6 +104,8 @@ def _header(data: RunData, load: LoadRun | None) -> list[tuple[str, str]]:
             )
         )
     rows.append(("senders, receivers (most seen)", f"{data.most_senders}, {data.most_receivers}"))
+    if data.hosts:  # on a Swarm: a node fault's event names one of them
+        rows.append(("Swarm nodes", ", ".join(data.hosts)))
     if load is not None:
         load_span = load.span()
         total = next((s for s in load.endpoints if s.name == "Aggregated"), None)

@@ -58,6 +58,7 @@ class RunData:
     snapshots: int = 0
     most_receivers: int = 0
     most_senders: int = 0
+    hosts: list[str] = field(default_factory=list)  # a Swarm's nodes, as first seen
     last: dict[str, Any] = field(default_factory=dict)
 
     def at(self, name: str) -> Series:
@@ -93,6 +94,9 @@ def read_record(lines: Iterable[str]) -> RunData:
         receivers = snap.get("receivers") or []
         data.most_receivers = max(data.most_receivers, len(receivers))
         data.most_senders = max(data.most_senders, len(snap.get("senders") or []))
+        for host in snap.get("hosts") or []:
+            if host.get("name") not in data.hosts:
+                data.hosts.append(str(host.get("name")))
         for receiver in receivers:
             node = receiver["node"]
             if receiver.get("slot") is not None or node not in data.slots:
