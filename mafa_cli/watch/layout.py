@@ -399,8 +399,8 @@ HOST_COLUMNS: tuple[Column[HostRow], ...] = (
     Column("state", 7, 0, lambda h: h.state),
     Column("avail", 6, 1, lambda h: h.availability),
     Column("tasks", 5, 2, lambda h: _n(sum(h.tasks.values()))),
-    Column("recv", 4, 4, lambda h: _n(h.tasks.get("receiver", 0))),
-    Column("send", 4, 5, lambda h: _n(h.tasks.get("sender", 0))),
+    Column("recv", 4, 5, lambda h: _n(h.tasks.get("receiver", 0))),
+    Column("send", 4, 6, lambda h: _n(h.tasks.get("sender", 0))),
 )
 
 
@@ -432,9 +432,9 @@ def hosts_panel(snapshot: Snapshot, width: int, rows: bool) -> Lines:
     name_w = min(24, max([len(h.name) for h in snapshot.hosts] + [4]))
     events = last_host_events(snapshot)
     columns = list(HOST_COLUMNS)
-    if events:  # the last one that fits
+    if events:  # before the receivers' and senders' shares of the tasks
         event_w = max(len("last event"), *(len(e) for e in events.values()))
-        columns.append(Column("last event", event_w, 9, lambda h: events.get(h.name, "")))
+        columns.append(Column("last event", event_w, 4, lambda h: events.get(h.name, "")))
     columns = columns_that_fit(columns, width - name_w)
     heading = Text(f"{'host':<{name_w}}", style="bold", no_wrap=True)
     for column in columns:
@@ -447,7 +447,8 @@ def hosts_panel(snapshot: Snapshot, width: int, rows: bool) -> Lines:
             trouble = column.heading in ("state", "role") and not host.up
             drained = column.heading == "avail" and host.availability != "active"
             style = "bold red" if trouble else "yellow" if drained else ""
-            line.append(f" {column.cell(host):>{column.width}}", style=style)
+            cell = column.cell(host)[: column.width]  # "disconnected" too: never wider
+            line.append(f" {cell:>{column.width}}", style=style)
         out.append(line)
     return out
 
@@ -685,10 +686,11 @@ def screen(
     slots = assign_slots(snapshot, slots or SlotBook())
     body_h = max(0, height - 4)  # header, verdict, two footer lines
     if width >= GRID_FROM:
-        # The right side keeps the receivers' p95 column (and on a Swarm their host column).
+        # The right side keeps the receivers' p95 column: 66 cells, 4 of them spare, which a
+        # Swarm's host column takes (with what more it needs).
         labels = snapshot_host_labels(snapshot)
         host_w = max([4, *(len(label) for label in labels.values())]) + 1 if labels else 0
-        left_w = max(50, min(72, width - 66 - host_w))
+        left_w = max(50, min(72, width - 66 - max(0, host_w - 4)))
         right_w = width - left_w - 1
         left = _column(snapshot, history, state, slots, left_w, body_h, True, False)
         right = _column(snapshot, history, state, slots, right_w, body_h, False, True)

@@ -173,4 +173,7 @@ def test_a_watch_snapshot_on_a_swarm_carries_its_hosts() -> None:
     validate("watch", document)
     assert [h["availability"] for h in document["hosts"]] == ["active", "active", "drain"]
     assert document["hosts"][0]["tasks"]["rabbitmq"] == 1
-    assert {r["host"] for r in document["receivers"]} == {"mafa-engine-lab-1", "mafa-engine-lab-2"}
+    assert {r["host"] for r in document["receivers"]} == {
+        "mafa-engine-sb571ac-1",
+        "mafa-engine-sb571ac-2",
+    }

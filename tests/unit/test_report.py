@@ -272,13 +272,13 @@ def test_on_a_swarm_the_header_names_the_nodes_and_a_node_fault_its_node(tmp_pat
 
     from tests.unit.watch.fakes import swarm_snapshot
 
-    fault = "2026-11-29T12:00:30+00:00 drain mafa-engine-lab-3"
+    fault = "2026-11-29T12:00:30+00:00 drain mafa-engine-sb571ac-3"
     first = swarm_snapshot(faults=0)
     later = replace(first, taken_at=first.taken_at + timedelta(seconds=60), faults=(fault,))
     record = tmp_path / "swarm.jsonl"
     record.write_text("".join(json.dumps(s.to_json()) + "\n" for s in (first, later)))
     build(record, tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()
-    nodes = "mafa-engine-lab-1, mafa-engine-lab-2, mafa-engine-lab-3"
+    nodes = "mafa-engine-sb571ac-1, mafa-engine-sb571ac-2, mafa-engine-sb571ac-3"
     assert f"<dt>Swarm nodes</dt><dd>{nodes}</dd>" in page
-    assert "<b>drain</b> mafa-engine-lab-3" in page
+    assert "<b>drain</b> mafa-engine-sb571ac-3" in page

@@ -74,7 +74,7 @@ def stack_snapshot(
     )
 
 
-SWARM_HOSTS = ("mafa-engine-lab-1", "mafa-engine-lab-2", "mafa-engine-lab-3")
+SWARM_HOSTS = ("mafa-engine-sb571ac-1", "mafa-engine-sb571ac-2", "mafa-engine-sb571ac-3")
 
 
 def swarm_snapshot(

@@ -191,7 +191,9 @@ def test_on_a_swarm_it_fits_with_3_hosts_32_receivers_and_8_faults(width: int, h
     ]
     assert len(node_rows) == rows + 3
     assert all(re.match(r"^[ ▶]\S+ +[123] ", cell) for cell in node_rows), node_rows
-    host_rows = [line for line in text if re.search(r"mafa-engine-lab-\d +(leader|worker)", line)]
+    host_rows = [
+        line for line in text if re.search(r"mafa-engine-sb571ac-\d +(leader|worker)", line)
+    ]
     # At 80x24 the hosts' rows go (after the charts, before receiver rows beyond three); from
     # 120x40 all three show, beside their tasks.
     assert len(host_rows) == (0 if width == 80 else 3)
@@ -199,9 +201,9 @@ def test_on_a_swarm_it_fits_with_3_hosts_32_receivers_and_8_faults(width: int, h
 
 def test_a_drained_host_is_named_in_the_summary_and_its_row_marked() -> None:
     text = "\n".join(swarm_shown(120, 40, drained=True))
-    assert "hosts · 3/3 up · mafa-engine-lab-3 drain" in text
-    assert re.search(r"mafa-engine-lab-3 +worker +ready +drain +0", text)
-    assert re.search(r"mafa-engine-lab-1 +leader +ready +active +22", text)
+    assert "hosts · 3/3 up · mafa-engine-sb571ac-3 drain" in text
+    assert re.search(r"mafa-engine-sb571ac-3 +worker +ready +drain +0", text)
+    assert re.search(r"mafa-engine-sb571ac-1 +leader +ready +active +22", text)
 
 
 def test_a_host_down_is_counted_and_named() -> None:
@@ -210,7 +212,7 @@ def test_a_host_down_is_counted_and_named() -> None:
     snap = replace(snap, hosts=(snap.hosts[0], down, snap.hosts[2]))
     summary = screen(snap, history(), ViewState(), 80, 24)
     text = "\n".join(line.plain for line in summary)
-    assert "hosts · 2/3 up · mafa-engine-lab-2 worker down" in text
+    assert "hosts · 2/3 up · mafa-engine-sb571ac-2 worker down" in text
 
 
 def test_one_engine_has_no_host_column_and_no_hosts_panel() -> None:
@@ -221,7 +223,7 @@ def test_one_engine_has_no_host_column_and_no_hosts_panel() -> None:
 @pytest.mark.parametrize(
     ("names", "labels"),
     [
-        (["mafa-engine-lab-1", "mafa-engine-lab-2"], ["1", "2"]),
+        (["mafa-engine-sb571ac-1", "mafa-engine-sb571ac-2"], ["1", "2"]),
         (["node-a.lan", "node-b.lan"], ["a.lan", "b.lan"]),
         (["alpha", "beta"], ["alpha", "beta"]),
         (["one-host"], ["one-host"]),
@@ -245,12 +247,12 @@ def test_the_containers_panel_lists_every_container_when_they_fit() -> None:
 
 def test_a_hosts_newest_event_shows_on_its_row_where_there_is_room() -> None:
     snap = swarm_snapshot(drained=True)
-    drained = "2026-11-29T11:58:30+00:00 drain mafa-engine-lab-3 (node fault, 30s)"
+    drained = "2026-11-29T11:58:30+00:00 drain mafa-engine-sb571ac-3 (node fault, 30s)"
     other = "2026-11-29T11:59:00+00:00 kill receiver-0001beef"
     snap = replace(snap, faults=(*snap.faults, drained, other))
     text = [line.plain for line in screen(snap, history(), ViewState(), 160, 50)]
-    row = next(line for line in text if line.startswith("mafa-engine-lab-3"))
+    row = next(line for line in text if line.startswith("mafa-engine-sb571ac-3"))
     assert row.split("│")[0].rstrip().endswith("11:58 drain")
-    others = [line for line in text if re.match(r"mafa-engine-lab-[12] ", line)]
+    others = [line for line in text if re.match(r"mafa-engine-sb571ac-[12] ", line)]
     assert len(others) == 2
     assert all("drain" not in line.split("│")[0] for line in others)

@@ -213,17 +213,17 @@ def test_on_a_swarm_rows_show_their_host_and_the_hosts_table_their_tasks(width: 
     assert all(len(line) <= width for line in text.splitlines())
     assert row(text, "receiver-0001beef")[:2] == ["receiver-0001beef", "2"]
     assert row(text, "sender-0002cafe")[:2] == ["sender-0002cafe", "1"]
-    assert "hosts · 3/3 up · mafa-engine-lab-3 drain" in text
-    assert row(text, "mafa-engine-lab-1")[:6] == [
-        "mafa-engine-lab-1",
+    assert "hosts · 3/3 up · mafa-engine-sb571ac-3 drain" in text
+    assert row(text, "mafa-engine-sb571ac-1")[:6] == [
+        "mafa-engine-sb571ac-1",
         "1",
         "leader",
         "ready",
         "active",
         "9",
     ]
-    assert row(text, "mafa-engine-lab-3")[:6] == [
-        "mafa-engine-lab-3",
+    assert row(text, "mafa-engine-sb571ac-3")[:6] == [
+        "mafa-engine-sb571ac-3",
         "3",
         "worker",
         "ready",
@@ -238,10 +238,10 @@ def test_a_hosts_newest_event_shows_in_the_hosts_table() -> None:
     from tests.unit.watch.fakes import swarm_snapshot
 
     snap = swarm_snapshot(receivers=3, faults=0, drained=True)
-    fault = "2026-11-29T11:58:30+00:00 drain mafa-engine-lab-3"
+    fault = "2026-11-29T11:58:30+00:00 drain mafa-engine-sb571ac-3"
     text = text_of(Snapshot(**{**snap.__dict__, "faults": (fault,)}), 120)
-    assert row(text, "mafa-engine-lab-3")[5:8] == ["0", "11:58", "drain"]
-    assert row(text, "mafa-engine-lab-2")[5:] == ["2", "receiver", "1", "sender", "1"]
+    assert row(text, "mafa-engine-sb571ac-3")[5:8] == ["0", "11:58", "drain"]
+    assert row(text, "mafa-engine-sb571ac-2")[5:] == ["2", "receiver", "1", "sender", "1"]
 
 
 def test_one_engine_shows_no_host() -> None:
