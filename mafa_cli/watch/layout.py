@@ -27,7 +27,6 @@ after the in-flight column.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -382,15 +381,21 @@ def host_role(host: HostRow) -> str:
     return "leader" if host.leader else "manager"
 
 
+EVENT_WORDS_MAX = 12
+
+
 def last_host_events(snapshot: Snapshot) -> dict[str, str]:
-    """Per host, the newest event naming it ("HH:MM action"): a node fault from `mafa
-    chaos`, whatever its wording, as long as its line holds the node's name."""
+    """Per host, the newest event naming it, as "HH:MM" and its words less the name ("11:58 node
+    drain" for chaos' "node drain HOSTNAME"): whatever the wording, as long as the line holds
+    the node's name as a word."""
     found = {}
     for line in snapshot.faults:  # oldest first: the newest wins
         at, _, what = line.partition(" ")
+        words = what.split()
         for host in snapshot.hosts:
-            if re.search(rf"(^|\W){re.escape(host.name)}($|\W)", what):
-                found[host.name] = f"{at[11:16]} {what.split(' ', 1)[0]}"
+            if host.name in words:
+                rest = " ".join(word for word in words if word != host.name)
+                found[host.name] = f"{at[11:16]} {rest[:EVENT_WORDS_MAX]}"
     return found
 
 

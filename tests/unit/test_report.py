@@ -272,7 +272,7 @@ def test_on_a_swarm_the_header_names_the_nodes_and_a_node_fault_its_node(tmp_pat
 
     from tests.unit.watch.fakes import swarm_snapshot
 
-    fault = "2026-11-29T12:00:30+00:00 drain mafa-engine-sb571ac-3"
+    fault = "2026-11-29T12:00:30+00:00 node drain mafa-engine-sb571ac-3"  # as chaos records it
     first = swarm_snapshot(faults=0)
     later = replace(first, taken_at=first.taken_at + timedelta(seconds=60), faults=(fault,))
     record = tmp_path / "swarm.jsonl"
@@ -281,4 +281,4 @@ def test_on_a_swarm_the_header_names_the_nodes_and_a_node_fault_its_node(tmp_pat
     page = (tmp_path / "r.html").read_text()
     nodes = "mafa-engine-sb571ac-1, mafa-engine-sb571ac-2, mafa-engine-sb571ac-3"
     assert f"<dt>Swarm nodes</dt><dd>{nodes}</dd>" in page
-    assert "<b>drain</b> mafa-engine-sb571ac-3" in page
+    assert "<b>node</b> drain mafa-engine-sb571ac-3" in page

@@ -247,12 +247,12 @@ def test_the_containers_panel_lists_every_container_when_they_fit() -> None:
 
 def test_a_hosts_newest_event_shows_on_its_row_where_there_is_room() -> None:
     snap = swarm_snapshot(drained=True)
-    drained = "2026-11-29T11:58:30+00:00 drain mafa-engine-sb571ac-3 (node fault, 30s)"
+    drained = "2026-11-29T11:58:30+00:00 node drain mafa-engine-sb571ac-3"  # as chaos has it
     other = "2026-11-29T11:59:00+00:00 kill receiver-0001beef"
     snap = replace(snap, faults=(*snap.faults, drained, other))
     text = [line.plain for line in screen(snap, history(), ViewState(), 160, 50)]
     row = next(line for line in text if line.startswith("mafa-engine-sb571ac-3"))
-    assert row.split("│")[0].rstrip().endswith("11:58 drain")
+    assert row.split("│")[0].rstrip().endswith("11:58 node drain")
     others = [line for line in text if re.match(r"mafa-engine-sb571ac-[12] ", line)]
     assert len(others) == 2
     assert all("drain" not in line.split("│")[0] for line in others)

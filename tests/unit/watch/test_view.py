@@ -238,9 +238,9 @@ def test_a_hosts_newest_event_shows_in_the_hosts_table() -> None:
     from tests.unit.watch.fakes import swarm_snapshot
 
     snap = swarm_snapshot(receivers=3, faults=0, drained=True)
-    fault = "2026-11-29T11:58:30+00:00 drain mafa-engine-sb571ac-3"
+    fault = "2026-11-29T11:58:30+00:00 node drain mafa-engine-sb571ac-3"
     text = text_of(Snapshot(**{**snap.__dict__, "faults": (fault,)}), 120)
-    assert row(text, "mafa-engine-sb571ac-3")[5:8] == ["0", "11:58", "drain"]
+    assert row(text, "mafa-engine-sb571ac-3")[5:9] == ["0", "11:58", "node", "drain"]
     assert row(text, "mafa-engine-sb571ac-2")[5:] == ["2", "receiver", "1", "sender", "1"]
 
 
