@@ -5,6 +5,10 @@ The probe is the service's own compose health check, run inside the replica thro
 (an exec, 70-140 ms): the same test Docker runs, so "answers" means what "healthy" means, and the
 CLI needs no route to the container's address. Docker's own health checks still run and are what
 `mafa status` shows. A probe that succeeded counts until the replica stops running.
+
+Probes run on daemon threads: a probe still running when the answer is no longer needed (the
+command is done) must not hold the CLI's exit (a pool's threads are joined at exit: up to a
+second on a loaded engine, measured after `mafa scale` printed its result).
 """
 
 from __future__ import annotations
@@ -12,8 +16,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
 
 from mafa_cli.engine.protocol import Engine, Replica
 from mafa_cli.stack.compose_model import Healthcheck
@@ -44,10 +46,10 @@ class Readiness:
         self._engine = engine
         self._probes = probes  # service name -> command
         self._answered: set[str] = set()
-        self._in_flight: dict[str, Future[int]] = {}
+        self._in_flight: set[str] = set()
         self._last_probe: dict[str, float] = {}  # replica id -> when its last probe ended
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(MAX_PROBES_AT_ONCE, thread_name_prefix="probe")
+        self._closed = False
 
     def answers(self, replica: Replica) -> bool:
         if replica.state != "running":
@@ -67,21 +69,35 @@ class Readiness:
                 command is None
                 or replica.state != "running"
                 or self.answers(replica)
-                or replica.id in self._in_flight
                 or now - self._last_probe.get(replica.id, 0.0) < PROBE_EVERY_S
             ):
                 continue
-            future = self._pool.submit(self._engine.run_in, replica.id, command)
-            self._in_flight[replica.id] = future
-            future.add_done_callback(partial(self._record, replica.id))
+            with self._lock:
+                if (
+                    self._closed
+                    or replica.id in self._in_flight
+                    or len(self._in_flight) >= MAX_PROBES_AT_ONCE
+                ):
+                    continue
+                self._in_flight.add(replica.id)
+            threading.Thread(
+                target=self._probe, args=(replica.id, command), name="probe", daemon=True
+            ).start()
 
-    def _record(self, replica_id: str, done: Future[int]) -> None:
-        with self._lock:
-            if not done.cancelled() and not done.exception() and done.result() == 0:
-                self._answered.add(replica_id)
-            self._last_probe[replica_id] = time.monotonic()
-        self._in_flight.pop(replica_id, None)
+    def _probe(self, replica_id: str, command: tuple[str, ...]) -> None:
+        code = -1
+        try:
+            code = self._engine.run_in(replica_id, command)
+        except Exception:  # noqa: S110 (the engine went away mid-probe: simply not an answer)
+            pass
+        finally:
+            with self._lock:
+                if code == 0:
+                    self._answered.add(replica_id)
+                self._last_probe[replica_id] = time.monotonic()
+                self._in_flight.discard(replica_id)
 
     def close(self) -> None:
-        """Do not wait for probes still running: their answers are no longer needed."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Start no more probes, and do not wait for those still running."""
+        with self._lock:
+            self._closed = True

@@ -7,8 +7,10 @@ only started when their dependencies answer. "Answers" is stack/readiness.py: Do
 or the same check run by mafa from the moment the replica runs.
 
 A service marked `x-mafa-start-early` waits for its dependencies itself, so it is started as soon
-as they are started (its own boot overlaps theirs); it is probed only once they answer, as its
-check cannot pass before (and its probe would only sit in its listen queue).
+as they are started (its own boot overlaps theirs). Its answer then stands for theirs: its health
+check passes only once it has reached each of them (services/startup.py), so those dependencies
+are not probed at all. Until they answer, one replica of it (the scout) is probed, not all; its
+probe waits in the app's listen queue and returns the moment the app serves.
 """
 
 from __future__ import annotations
@@ -35,14 +37,35 @@ class Reporter(Protocol):
     def build_output(self, line: str) -> None: ...
 
 
+def standing_in(model: ComposeModel, wanted: Mapping[str, int]) -> dict[str, set[str]]:
+    """Dependency -> its start-early dependants (being started, with replicas) whose answer
+    stands for its own: such an app answers only once it has reached the dependency."""
+    found: dict[str, set[str]] = {}
+    for name, replicas in wanted.items():
+        service = model.services[name]
+        if not service.start_early or replicas == 0:
+            continue
+        for dep, condition in service.depends_on:
+            if condition == "service_healthy" and dep in wanted:
+                found.setdefault(dep, set()).add(name)
+    return found
+
+
 def _ready_services(
-    current: list[Replica], model: ComposeModel, wanted: Mapping[str, int], readiness: Readiness
+    current: list[Replica],
+    model: ComposeModel,
+    wanted: Mapping[str, int],
+    readiness: Readiness,
+    stood_in: Mapping[str, set[str]],
 ) -> set[str]:
-    """Services with their wanted number of replicas answering, plus those not being changed."""
+    """Services with their wanted number of replicas answering (or a dependant answering for
+    them), plus those not being changed."""
+    answering = {r.service for r in current if readiness.answers(r)}
     ready = {
         name
         for name, replicas in wanted.items()
         if sum(1 for r in current if r.service == name and readiness.answers(r)) == replicas
+        or stood_in.get(name, set()) & answering
     }
     return ready | {name for name in model.services if name not in wanted}
 
@@ -61,6 +84,90 @@ def _worth_probing(service: Service | None, ready: set[str]) -> bool:
     return service is not None and all(
         dep in ready for dep, condition in service.depends_on if condition == "service_healthy"
     )
+
+
+def _to_probe(
+    current: list[Replica],
+    model: ComposeModel,
+    ready: set[str],
+    stood_in: Mapping[str, set[str]],
+) -> list[Replica]:
+    """Replicas worth a probe now: those whose dependencies answer; of a service that answers
+    for its dependencies, its first running replica (the scout) while they do not yet; never a
+    dependency that a dependant answers for."""
+    chosen: list[Replica] = []
+    scouts: set[str] = set()
+    for replica in current:
+        service = model.services.get(replica.service)
+        if service is None or replica.service in stood_in:
+            continue
+        if _worth_probing(service, ready):
+            chosen.append(replica)
+        elif (
+            replica.state == "running"
+            and replica.service not in scouts
+            and _worth_probing(service, ready | _stood_in_by(service.name, stood_in))
+        ):
+            scouts.add(replica.service)
+            chosen.append(replica)
+    return chosen
+
+
+def _stood_in_by(name: str, stood_in: Mapping[str, set[str]]) -> set[str]:
+    return {dep for dep, dependants in stood_in.items() if name in dependants}
+
+
+def _replicas_of(
+    engine: Engine, project: str, model: ComposeModel, wanted: Mapping[str, int]
+) -> list[Replica]:
+    """The replicas of the services being changed (`mafa scale` looks at its own service only:
+    every replica listed is an inspect call to the engine, each poll)."""
+    if set(wanted) >= set(model.services):
+        return engine.replicas(project)
+    return [r for name in wanted for r in engine.replicas(project, name)]
+
+
+def _blame(
+    engine: Engine,
+    project: str,
+    model: ComposeModel,
+    wanted: Mapping[str, int],
+    current: list[Replica],
+    ready: set[str],
+    readiness: Readiness,
+    timeout_s: float,
+) -> None:
+    """Raise Unhealthy naming the replica to blame: one that runs and does not answer while what
+    it needs answers; others wait for it (those started early too). A dependency that was not
+    probed (its dependants answer for it) is probed now, once: if it answers, they are to blame."""
+    probes = {name: probe_command(s.healthcheck) for name, s in model.services.items()}
+
+    def answers_now(replica: Replica) -> bool:
+        command = probes.get(replica.service)
+        return command is not None and engine.run_in(replica.id, command) == 0
+
+    ready = ready | {
+        name
+        for name in standing_in(model, wanted)
+        if name not in ready
+        and all(answers_now(r) for r in current if r.service == name)
+        and sum(1 for r in current if r.service == name) == wanted[name]
+    }
+    waiting = [
+        r
+        for r in current
+        if r.service in wanted and r.service not in ready and not readiness.answers(r)
+    ]
+    waiting.sort(
+        key=lambda r: (
+            r.state != "running",
+            not _worth_probing(model.services.get(r.service), ready),
+        )
+    )
+    if not waiting:
+        late = next(n for n in wanted if n not in ready)
+        raise Unhealthy(f"{late} did not start within {timeout_s:.0f}s")
+    _raise_unhealthy(engine, project, waiting[0], timeout_s)
 
 
 def _raise_unhealthy(engine: Engine, project: str, late: Replica, timeout_s: float) -> None:
@@ -95,18 +202,17 @@ def start_when_ready(
     readiness = Readiness(
         engine, {name: probe_command(s.healthcheck) for name, s in model.services.items()}
     )
+    stood_in = standing_in(model, wanted)
     prepared: dict[str, list[Future[object]]] = {}
     order = [name for level in model.start_order() for name in level if name in wanted]
     with ThreadPoolExecutor(max_workers=8) as pool:
         running: list[Future[object]] = []
         try:
             while True:
-                current = engine.replicas(project)
-                ready = _ready_services(current, model, wanted, readiness)
+                current = _replicas_of(engine, project, model, wanted)
+                ready = _ready_services(current, model, wanted, readiness, stood_in)
                 started = {n for n, tasks in launched.items() if all(t.done() for t in tasks)}
-                readiness.poll(
-                    r for r in current if _worth_probing(model.services.get(r.service), ready)
-                )
+                readiness.poll(_to_probe(current, model, ready, stood_in))
                 for name in order:
                     if name in launched or not all(f.done() for f in prepared.get(name, [])):
                         continue
@@ -131,21 +237,7 @@ def start_when_ready(
                 if not running and set(launched) == set(wanted) and set(wanted) <= ready:
                     return
                 if time.monotonic() > deadline:
-                    waiting = [
-                        r for r in current if r.service in wanted and not readiness.answers(r)
-                    ]
-                    # The one to blame runs and does not answer while what it needs answers;
-                    # others wait for it (those started early too).
-                    waiting.sort(
-                        key=lambda r: (
-                            r.state != "running",
-                            not _worth_probing(model.services.get(r.service), ready),
-                        )
-                    )
-                    if not waiting:
-                        late = next(n for n in wanted if n not in ready)
-                        raise Unhealthy(f"{late} did not start within {timeout_s:.0f}s")
-                    _raise_unhealthy(engine, project, waiting[0], timeout_s)
+                    _blame(engine, project, model, wanted, current, ready, readiness, timeout_s)
                 time.sleep(POLL_S)
         finally:
             readiness.close()

@@ -172,23 +172,37 @@ def test_a_service_that_never_gets_healthy_times_out_with_its_logs(engine: FakeE
 def test_dependants_start_when_mafas_probe_answers_before_dockers_health(
     engine: FakeEngine,
 ) -> None:
-    engine.slow = dict.fromkeys(INFRA, 10000)  # Docker's health would take "forever"
-    engine.answers_early = set(INFRA)
+    engine.slow = dict.fromkeys(["sender", *INFRA], 10000)  # Docker's health: "forever"
+    engine.answers_early = {"sender", "receiver"}
+    operations.up(settings(timeout_s=30), Steps(), engine)
+    assert "unit-haproxy-1" in started(engine), "started once a sender answered a probe"
+    assert ("probe", "unit-sender-1") in engine.calls
+    assert {r.health for r in engine.replicas("unit", "sender")} == {"starting"}
+
+
+def test_the_apps_answer_for_the_infrastructure_which_is_not_probed(engine: FakeEngine) -> None:
+    # An app (x-mafa-start-early) answers only once it reached PostgreSQL, Redis and RabbitMQ
+    # itself: its answer stands for theirs, so they are never probed and Docker's health of
+    # theirs is not waited for.
+    engine.slow = dict.fromkeys(INFRA, 10000)
     operations.up(settings(timeout_s=30), Steps(), engine)
     assert "unit-haproxy-1" in started(engine)
-    assert ("probe", "unit-postgres-1") in engine.calls
+    assert not [name for call, name in engine.calls if call == "probe" and "-sender-" not in name]
     assert {r.health for r in engine.replicas("unit", "postgres")} == {"starting"}
 
 
 def test_the_apps_start_while_the_infrastructure_boots(engine: FakeEngine) -> None:
-    # A broker that never answers: the apps (x-mafa-start-early) are started all the same, are
-    # never probed (their check cannot pass without it), and the broker is the one named.
+    # A broker that never answers: the apps (x-mafa-start-early) are started all the same, only
+    # one replica of each is probed meanwhile (the scout: its check cannot pass without the
+    # broker), and the broker is the one named (probed once, at the timeout).
     engine.never_healthy = {"rabbitmq", "sender", "receiver"}
     with pytest.raises(Unhealthy, match="unit-rabbitmq-1 did not become healthy"):
         operations.up(settings(timeout_s=0.3), Steps(), engine)
     apps = {f"unit-sender-{n}" for n in (1, 2)} | {f"unit-receiver-{n}" for n in (1, 2, 3)}
     assert apps <= set(started(engine))
-    assert not [name for call, name in engine.calls if call == "probe" and name in apps]
+    probed = {name for call, name in engine.calls if call == "probe"}
+    assert probed & apps == {"unit-sender-1", "unit-receiver-1"}
+    assert "unit-rabbitmq-1" in probed
     assert "unit-haproxy-1" not in started(engine), "the balancer waits for a healthy sender"
 
 

@@ -93,11 +93,44 @@ def test_a_service_marked_start_early_runs_while_its_dependency_boots(
     monkeypatch.setattr(scheduler, "POLL_S", 0.001)
     model = parse(EARLY, {}, base_dir=tmp_path)
     assert model.services["early"].start_early
-    # Its own check would pass at once: it must still not be probed while `slow` does not
-    # answer, nor count as ready, and the one named at the timeout is `slow`.
-    engine = FakeEngine(never_healthy={"slow", "early"}, answers_early={"early"})
+    # Started while `slow` boots; its check cannot pass without `slow`, so when `slow` never
+    # answers, the one named at the timeout is `slow`.
+    engine = FakeEngine(never_healthy={"slow", "early"})
     wanted = dict.fromkeys(model.services, 1)
     with pytest.raises(Unhealthy, match="p-slow-1 did not become healthy"):
         scheduler.start_when_ready(engine, "p", model, wanted, tasks(engine, model), Quiet(), 0.2)
-    assert ("create", "p-early-1") in engine.calls
-    assert ("probe", "p-early-1") not in engine.calls
+    assert engine.calls.index(("create", "p-early-1")) < engine.calls.index(("probe", "p-slow-1"))
+
+
+def test_a_start_early_service_answers_for_its_dependency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler, "POLL_S", 0.001)
+    model = parse(EARLY, {}, base_dir=tmp_path)
+    assert scheduler.standing_in(model, {"slow": 1, "early": 1}) == {"slow": {"early"}}
+    assert scheduler.standing_in(model, {"slow": 1, "early": 0}) == {}
+    # Docker's health of `slow` never comes: `early` answering is enough, `slow` is not probed.
+    engine = FakeEngine(slow={"slow": 10_000, "early": 10_000}, answers_early={"early"})
+    wanted = dict.fromkeys(model.services, 1)
+    scheduler.start_when_ready(engine, "p", model, wanted, tasks(engine, model), Quiet(), 5)
+    assert ("probe", "p-early-1") in engine.calls
+    assert ("probe", "p-slow-1") not in engine.calls
+
+
+def test_a_start_early_service_with_no_replicas_leaves_its_dependency_probed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler, "POLL_S", 0.001)
+    model = parse(EARLY, {}, base_dir=tmp_path)
+    engine = FakeEngine(slow={"slow": 10_000}, answers_early={"slow"})
+    slow_only = tasks(engine, model)
+    scheduler.start_when_ready(
+        engine,
+        "p",
+        model,
+        {"slow": 1, "early": 0},
+        lambda name: slow_only(name) if name == "slow" else [],
+        Quiet(),
+        5,
+    )
+    assert ("probe", "p-slow-1") in engine.calls
