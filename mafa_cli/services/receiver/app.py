@@ -70,7 +70,7 @@ def build_blueprint(
 
     @pages.get("/healthz")
     def healthz() -> Response:
-        consuming = _worker is not None and _worker.consuming > 0
+        consuming = _worker is not None and _worker.consuming_at_start() > 0
         return health(store.ping(), sessions.ping(), settings.node_name, consuming=consuming)
 
     return pages

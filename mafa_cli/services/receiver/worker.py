@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 # How long a finished message waits for the database before it is handed back to the queue.
 COMMIT_PATIENCE_S = 30.0
+# How long the health check waits for the first consumer's connection at start: the consumers
+# connect on their own threads as the web worker starts serving, and the first check (mafa's
+# probe waits in the listen queue for it) would otherwise fail by tens of milliseconds.
+FIRST_CONSUMER_WAIT_S = 2.0
 
 
 class ReceiverWorker:
@@ -37,6 +41,7 @@ class ReceiverWorker:
         self.stop_event = threading.Event()
         self._loops: list[ConsumerLoop] = []
         self._threads: list[threading.Thread] = []
+        self._connected_once = False
 
     def handle(self, delivery: Delivery) -> None:
         try:
@@ -105,6 +110,21 @@ class ReceiverWorker:
     @property
     def consuming(self) -> int:
         return sum(1 for loop in self._loops if loop.connected)
+
+    def consuming_at_start(self, wait_s: float = FIRST_CONSUMER_WAIT_S) -> int:
+        """Consuming threads now; until the first has ever connected, waits up to `wait_s` for
+        it (afterwards, a broker that went away is reported at once)."""
+        deadline = time.monotonic() + wait_s
+        while (
+            not self._connected_once
+            and self._loops
+            and self.consuming == 0
+            and time.monotonic() < deadline
+        ):
+            self.stop_event.wait(0.02)
+        consuming = self.consuming
+        self._connected_once = self._connected_once or consuming > 0
+        return consuming
 
     def start(self) -> None:
         for number in range(self.settings.consumers):
