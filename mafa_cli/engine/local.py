@@ -475,15 +475,29 @@ class DockerEngine:
         major, _, minor = self._api_version.partition(".")
         return (int(major), int(minor or 0)) >= (1, 44)
 
-    def run_in(self, container_id: str, command: Sequence[str]) -> int:
+    def run_in(self, container_id: str, command: Sequence[str], timeout_s: float) -> int:
         """One exec through the engine (about 70 ms for a shell builtin probe): no route to the
-        container's address is needed, so it works on any engine the CLI can reach."""
+        container's address is needed, so it works on any engine the CLI can reach. The
+        command's output is attached, and read to its end: without an attached stream the
+        engine answers the start at once, and a command still running read as a failure."""
         try:
-            exec_id = self._api.exec_create(container_id, list(command), stdout=False, stderr=False)
-            self._api.exec_start(exec_id)
-            code = self._api.exec_inspect(exec_id).get("ExitCode")
+            exec_id = self._api.exec_create(container_id, list(command), stdout=True, stderr=True)
+            stream = self._api.exec_start(exec_id, socket=True)
         except docker.errors.APIError:
             return -1  # not running (yet, or any more), or gone
+        raw = getattr(stream, "_sock", stream)
+        try:
+            raw.settimeout(timeout_s)
+            while raw.recv(4096):  # the engine closes the stream when the command ends
+                pass
+        except OSError:
+            return -1  # still running after timeout_s (or the engine went away)
+        finally:
+            raw.close()
+        try:
+            code = self._api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.APIError:
+            return -1
         return -1 if code is None else int(code)
 
     def run_to_end(self, container_id: str, command: Sequence[str]) -> tuple[int, str]:

@@ -111,9 +111,10 @@ class Engine(Protocol):
 
     def start(self, replica_id: str, name: str = "") -> None: ...
 
-    def run_in(self, replica_id: str, command: Sequence[str]) -> int:
-        """Run `command` inside the running replica (as its health check does); the exit code,
-        or -1 when the replica cannot run it (not running, gone)."""
+    def run_in(self, replica_id: str, command: Sequence[str], timeout_s: float) -> int:
+        """Run `command` inside the running replica (as its health check does) and wait for it
+        up to `timeout_s`; the exit code, or -1 when the replica cannot run it (not running,
+        gone) or it is still running after `timeout_s` (it is left to finish)."""
         ...
 
     def kill(self, replica_id: str) -> None:

@@ -26,7 +26,7 @@ from mafa_cli.errors import Conflict, MafaError, NotFound, UsageError
 from mafa_cli.stack import build_context, swarm_ops
 from mafa_cli.stack.compose_model import ComposeModel, Port, Service, load
 from mafa_cli.stack.plan import Existing, Plan, Wanted, compute
-from mafa_cli.stack.readiness import probe_command
+from mafa_cli.stack.readiness import passes_now
 from mafa_cli.stack.scheduler import Reporter, start_when_ready
 from mafa_cli.state import ProjectState, known_projects
 
@@ -432,8 +432,7 @@ def _answering_now(engine: Engine, project: str, replicas: list[Replica]) -> set
 
     def probe(replica: Replica) -> None:
         known = model.services.get(replica.service)
-        command = probe_command(known.healthcheck if known else None)
-        if command is not None and engine.run_in(replica.id, command) == 0:
+        if passes_now(engine, replica.id, known.healthcheck if known else None):
             answering.add(replica.id)
 
     _parallel([partial(probe, r) for r in starting])

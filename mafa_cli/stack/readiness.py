@@ -26,6 +26,10 @@ MAX_PROBES_AT_ONCE = 4
 # (each exec is a runc process in the engine: on a loaded 2-core host, probes of five booting
 # app replicas every 0.25 s, 130 execs in one `mafa up`, slowed the engine and their boot).
 PROBE_EVERY_S = 0.4
+# A probe waits for its check's answer this long. An app started early holds a probe's request in
+# its listen queue until it serves, and answers it then: the probe ends the moment the app
+# answers, so no poll interval is added; the bound only caps a probe of a wedged replica.
+PROBE_PATIENCE_S = 60.0
 
 
 def probe_command(healthcheck: Healthcheck | None) -> tuple[str, ...] | None:
@@ -36,6 +40,16 @@ def probe_command(healthcheck: Healthcheck | None) -> tuple[str, ...] | None:
     if kind == "CMD-SHELL":
         return ("/bin/sh", "-c", " ".join(args))
     return tuple(args)
+
+
+def passes_now(engine: Engine, replica_id: str, healthcheck: Healthcheck | None) -> bool:
+    """One probe now, waiting as long as Docker would (the check's own timeout)."""
+    command = probe_command(healthcheck)
+    return (
+        healthcheck is not None
+        and command is not None
+        and engine.run_in(replica_id, command, healthcheck.timeout_s) == 0
+    )
 
 
 class Readiness:
@@ -87,7 +101,7 @@ class Readiness:
     def _probe(self, replica_id: str, command: tuple[str, ...]) -> None:
         code = -1
         try:
-            code = self._engine.run_in(replica_id, command)
+            code = self._engine.run_in(replica_id, command, PROBE_PATIENCE_S)
         except Exception:  # noqa: S110 (the engine went away mid-probe: simply not an answer)
             pass
         finally:

@@ -23,7 +23,7 @@ from typing import Protocol
 from mafa_cli.engine.protocol import Engine, Replica
 from mafa_cli.errors import Unhealthy
 from mafa_cli.stack.compose_model import ComposeModel, Service
-from mafa_cli.stack.readiness import Readiness, probe_command
+from mafa_cli.stack.readiness import Readiness, passes_now, probe_command
 
 POLL_S = 0.2
 LOG_LINES_ON_FAILURE = 15
@@ -140,11 +140,9 @@ def _blame(
     """Raise Unhealthy naming the replica to blame: one that runs and does not answer while what
     it needs answers; others wait for it (those started early too). A dependency that was not
     probed (its dependants answer for it) is probed now, once: if it answers, they are to blame."""
-    probes = {name: probe_command(s.healthcheck) for name, s in model.services.items()}
 
     def answers_now(replica: Replica) -> bool:
-        command = probes.get(replica.service)
-        return command is not None and engine.run_in(replica.id, command) == 0
+        return passes_now(engine, replica.id, model.services[replica.service].healthcheck)
 
     ready = ready | {
         name

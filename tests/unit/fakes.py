@@ -182,7 +182,7 @@ class FakeEngine:
             self.start(record.id)
         return record.id
 
-    def run_in(self, replica_id: str, command: Sequence[str]) -> int:
+    def run_in(self, replica_id: str, command: Sequence[str], timeout_s: float = 1.0) -> int:
         """A probe: answers (0) once the replica is healthy, or at once for `answers_early`
         services (a check that passes before Docker's next scheduled one); -1 when not running."""
         record = self._records.get(replica_id)
