@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from up import CONSUMERS_PER_RECEIVER, queue_consumers
+from up import CONSUMERS_PER_RECEIVER, broker_probe, queue_consumers
 
 PROJECT = "timeline"
 # Log lines that mark an app's way to answering (gunicorn's, services/startup.py's, the broker's).
@@ -149,15 +149,17 @@ def main() -> None:
         started, lines = run_timed(
             state, "scale", "-p", PROJECT, "--receivers", str(options.receivers_after)
         )
+        probe = broker_probe(PROJECT, state)
         wanted = options.receivers_after * CONSUMERS_PER_RECEIVER
         consumers: list[tuple[float, str]] = []
         seen = -1
         while seen < wanted and time.time() - started < 120:
-            now = queue_consumers(PROJECT, state)
+            now = queue_consumers(probe)
             if now != seen:
                 consumers.append((time.time(), f"queue lists {now} consumers"))
                 seen = now
             time.sleep(0.1)
+        probe.close()
         report("mafa scale", started, recorder.events, lines, consumers)
     finally:
         subprocess.run(
