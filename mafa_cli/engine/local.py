@@ -13,6 +13,7 @@ import posixpath
 import socket
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import IO, Any, Self
 
@@ -358,7 +359,10 @@ class DockerEngine:
     def replicas(self, project: str, service: str | None = None) -> list[Replica]:
         labels = [f"{PROJECT}={project}"] + ([f"{SERVICE}={service}"] if service else [])
         found = self._api.containers(all=True, filters={"label": labels})
-        infos = [self._info(c["Id"]) for c in found]
+        # One inspect per container, at once: `mafa up` and `scale` list the replicas every 0.2 s
+        # while they wait, and one after the other 10 inspects took 0.3-1 s on a loaded engine.
+        with ThreadPoolExecutor(max_workers=min(8, len(found) or 1)) as pool:
+            infos = list(pool.map(self._info, [c["Id"] for c in found]))
         return sorted((i for i in infos if i is not None), key=lambda i: (i.service, i.number))
 
     def _info(self, container_id: str) -> Replica | None:
