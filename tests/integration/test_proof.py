@@ -33,6 +33,10 @@ def test_smoke_passes_and_says_so_in_junit_and_its_report(state: Path, tmp_path:
         "mafasmokeok",
         "--port",
         str(free_port()),
+        # The default message count, with more work each than the default's 0.05 s: the run
+        # lasts several of the report's 1 s snapshots, so its charts have a course to draw.
+        "--max-delay",
+        "0.2",
         "--junit",
         str(junit),
         "--report",
@@ -48,13 +52,13 @@ def test_smoke_passes_and_says_so_in_junit_and_its_report(state: Path, tmp_path:
     page = report.read_text()
     record = (tmp_path / "smoke" / "report.jsonl").read_text().splitlines()
     assert len(record) >= 3
-    assert any((json.loads(line).get("ledger") or {}).get("accepted") == 500 for line in record)
+    assert any((json.loads(line).get("ledger") or {}).get("accepted") == 200 for line in record)
     assert "verdict: nothing lost" in page
     for label, value in re.findall(
         r'<td class="label">([^<]*)</td><td class="n">([^<]*)</td>', page
     ):
         assert re.search(rf"{re.escape(label.strip())}\s+{value}\b", result.stdout), label
-    assert 'accepted (broker-confirmed)</td><td class="n">500<' in page
+    assert 'accepted (broker-confirmed)</td><td class="n">200<' in page
     assert 'id="chart-queue"' in page
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "smoke-report.png"
@@ -69,7 +73,7 @@ def test_smoke_passes_and_says_so_in_junit_and_its_report(state: Path, tmp_path:
     assert suite.get("tests") == "5"
     assert suite.get("failures") == "0"
     figures = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert figures["accepted"] == "500"
+    assert figures["accepted"] == "200"
     assert figures["lost"] == "0"
     assert int(figures["failed_attempts"] or 0) > 0, "fail rate 0.2: some attempts failed"
     # Torn down (no --keep): nothing of the project is left.
