@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from mafa_cli.services.amqp import broker_reachable
@@ -22,13 +23,20 @@ log = logging.getLogger(__name__)
 
 
 def wait_for_dependencies(settings: ServiceSettings, db: Database, sessions: SessionCounts) -> None:
-    """Return once all three answer; DependencyTimeout after settings.startup_timeout_s."""
+    """Return once all three answer; DependencyTimeout after settings.startup_timeout_s. The
+    three are asked at the same time: a replica started into a running stack (`mafa scale`)
+    finds them all up, and one after the other its first answers took 0.7 s (a login each)."""
     started = time.monotonic()
-    for what, answers in (
+    checks = (
         ("PostgreSQL", db.reachable),
         ("Redis", sessions.ping),
         ("RabbitMQ", partial(broker_reachable, settings)),
-    ):
-        left = settings.startup_timeout_s - (time.monotonic() - started)
-        wait_for(what, answers, max(left, 0.0))
+    )
+    with ThreadPoolExecutor(len(checks), thread_name_prefix="startup") as pool:
+        waits = [
+            pool.submit(wait_for, what, answers, settings.startup_timeout_s)
+            for what, answers in checks
+        ]
+        for waited in waits:
+            waited.result()  # re-raises DependencyTimeout
     log.info("dependencies answer (%.1fs after the app's start)", time.monotonic() - started)
