@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -43,7 +44,18 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose" / "compose.yaml"
 SENDERS, RECEIVERS, SCALED = 2, 3, 6
 CONSUMERS_PER_RECEIVER = 2  # MAFA_CONSUMERS' default in compose.yaml
-MAFA_PORT, COMPOSE_PORT = 18992, 18990
+# Names and ports of this run's own: other people's benchmarks may run on the same engine.
+RUN = os.getpid()
+MAFA_PROJECT, COMPOSE_PROJECT, SMOKE_PROJECT = f"bmafa{RUN}", f"bcompose{RUN}", f"bsmoke{RUN}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+MAFA_PORT, COMPOSE_PORT, SMOKE_PORT, WARM_PORT = (free_port() for _ in range(4))
 POLL_S = 0.1
 
 
@@ -131,7 +143,7 @@ def main() -> None:
         MAFA_APP_TAG=os.environ.get("MAFA_APP_TAG", "latest"),
     )
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-    compose = ["docker-compose", "-p", "benchcompose", "-f", str(COMPOSE), "--env-file"]
+    compose = ["docker-compose", "-p", COMPOSE_PROJECT, "-f", str(COMPOSE), "--env-file"]
     compose.append(str(env_file))
     results: dict[str, list[float]] = {
         "mafa up": [],
@@ -142,54 +154,58 @@ def main() -> None:
     if not options.skip_smoke:
         results["mafa smoke"] = []
     # Warm: the app image is built (or found up to date) before anything is timed.
-    checked(mafa(state, "up", "-p", "benchwarm", "--port", "18991"))
-    checked(mafa(state, "down", "-p", "benchwarm", "--volumes"))
+    checked(mafa(state, "up", "-p", f"bwarm{RUN}", "--port", str(WARM_PORT)))
+    checked(mafa(state, "down", "-p", f"bwarm{RUN}", "--volumes"))
     up_flags = ["--port", str(MAFA_PORT), "--senders", str(SENDERS), "--receivers", str(RECEIVERS)]
-    for run in range(1, options.runs + 1):
-        started = time.monotonic()
-        checked(mafa(state, "up", "-p", "benchmafa", *up_flags))
-        wait("the balancer (mafa)", lambda: page_answers(MAFA_PORT))
-        results["mafa up"].append(time.monotonic() - started)
-
-        probe = broker_probe("benchmafa", state)
-        scale_command = ["scale", "-p", "benchmafa", "--receivers", str(SCALED)]
-        started = time.monotonic()
-        scaling = subprocess.Popen(
-            [sys.executable, "-m", "mafa_cli", *scale_command],
-            env={**os.environ, "MAFA_STATE_DIR": state},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        wait(
-            "every new receiver consuming",
-            partial(all_consuming, probe, SCALED * CONSUMERS_PER_RECEIVER),
-        )
-        probe.close()
-        results["scale: consuming"].append(time.monotonic() - started)
-        if scaling.wait() != 0:
-            sys.exit(f"mafa scale failed:\n{scaling.stderr.read() if scaling.stderr else ''}")
-        results["scale: returned"].append(time.monotonic() - started)
-        checked(mafa(state, "down", "-p", "benchmafa", "--volumes"))
-
-        started = time.monotonic()
-        scale = ["--scale", f"sender={SENDERS}", "--scale", f"receiver={RECEIVERS}"]
-        subprocess.run([*compose, "up", "-d", *scale], check=True, capture_output=True)
-        wait("docker-compose's stack", lambda: all_healthy("benchcompose", expected))
-        wait("the balancer (compose)", lambda: page_answers(COMPOSE_PORT))
-        results["docker-compose up"].append(time.monotonic() - started)
-        subprocess.run([*compose, "down", "-v"], check=True, capture_output=True)
-
-        if not options.skip_smoke:
+    try:
+        for run in range(1, options.runs + 1):
             started = time.monotonic()
-            checked(mafa(state, "smoke", "-p", "benchsmoke", "--port", "18993"))
-            results["mafa smoke"].append(time.monotonic() - started)
-        load = "/".join(f"{x:.0f}" for x in os.getloadavg())
-        print(
-            f"run {run}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in results.items()),
-            f"(load average {load})",
-        )
-        sys.stdout.flush()
+            checked(mafa(state, "up", "-p", MAFA_PROJECT, *up_flags))
+            wait("the balancer (mafa)", lambda: page_answers(MAFA_PORT))
+            results["mafa up"].append(time.monotonic() - started)
+
+            probe = broker_probe(MAFA_PROJECT, state)
+            scale_command = ["scale", "-p", MAFA_PROJECT, "--receivers", str(SCALED)]
+            started = time.monotonic()
+            scaling = subprocess.Popen(
+                [sys.executable, "-m", "mafa_cli", *scale_command],
+                env={**os.environ, "MAFA_STATE_DIR": state},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            wait(
+                "every new receiver consuming",
+                partial(all_consuming, probe, SCALED * CONSUMERS_PER_RECEIVER),
+            )
+            probe.close()
+            results["scale: consuming"].append(time.monotonic() - started)
+            if scaling.wait() != 0:
+                sys.exit(f"mafa scale failed:\n{scaling.stderr.read() if scaling.stderr else ''}")
+            results["scale: returned"].append(time.monotonic() - started)
+            checked(mafa(state, "down", "-p", MAFA_PROJECT, "--volumes"))
+
+            started = time.monotonic()
+            scale = ["--scale", f"sender={SENDERS}", "--scale", f"receiver={RECEIVERS}"]
+            subprocess.run([*compose, "up", "-d", *scale], check=True, capture_output=True)
+            wait("docker-compose's stack", lambda: all_healthy(COMPOSE_PROJECT, expected))
+            wait("the balancer (compose)", lambda: page_answers(COMPOSE_PORT))
+            results["docker-compose up"].append(time.monotonic() - started)
+            subprocess.run([*compose, "down", "-v"], check=True, capture_output=True)
+
+            if not options.skip_smoke:
+                started = time.monotonic()
+                checked(mafa(state, "smoke", "-p", SMOKE_PROJECT, "--port", str(SMOKE_PORT)))
+                results["mafa smoke"].append(time.monotonic() - started)
+            load = "/".join(f"{x:.0f}" for x in os.getloadavg())
+            print(
+                f"run {run}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in results.items()),
+                f"(load average {load})",
+            )
+            sys.stdout.flush()
+    finally:  # an interrupted run leaves nothing behind
+        mafa(state, "down", "-p", MAFA_PROJECT, "--volumes")
+        subprocess.run([*compose, "down", "-v"], check=False, capture_output=True)
     print("medians (warm images):")
     for name, values_s in results.items():
         print(f"  {name:20s} {statistics.median(values_s):6.1f}s")
