@@ -51,6 +51,35 @@ def standing_in(model: ComposeModel, wanted: Mapping[str, int]) -> dict[str, set
     return found
 
 
+def _started_after(dependant: Replica, dependency: str, current: list[Replica]) -> bool:
+    """Did `dependant` start after every replica of `dependency` did? Only then was its own
+    check at start made against them (a broker recreated under running apps is not vouched for
+    by their old answer)."""
+    ours = [r for r in current if r.service == dependency]
+    return (
+        dependant.started_at is not None
+        and bool(ours)
+        and all(r.started_at is not None and r.started_at <= dependant.started_at for r in ours)
+    )
+
+
+def _vouched_for(
+    dependency: str,
+    current: list[Replica],
+    wanted: Mapping[str, int],
+    readiness: Readiness,
+    stood_in: Mapping[str, set[str]],
+) -> bool:
+    """Does a dependant that started after it answer, with its wanted replicas all running?"""
+    ours = [r for r in current if r.service == dependency and r.state == "running"]
+    return len(ours) == wanted[dependency] and any(
+        r.service in stood_in.get(dependency, set())
+        and readiness.answers(r)
+        and _started_after(r, dependency, current)
+        for r in current
+    )
+
+
 def _ready_services(
     current: list[Replica],
     model: ComposeModel,
@@ -60,14 +89,26 @@ def _ready_services(
 ) -> set[str]:
     """Services with their wanted number of replicas answering (or a dependant answering for
     them), plus those not being changed."""
-    answering = {r.service for r in current if readiness.answers(r)}
     ready = {
         name
         for name, replicas in wanted.items()
         if sum(1 for r in current if r.service == name and readiness.answers(r)) == replicas
-        or stood_in.get(name, set()) & answering
+        or _vouched_for(name, current, wanted, readiness, stood_in)
     }
     return ready | {name for name in model.services if name not in wanted}
+
+
+def _left_to_dependants(
+    dependency: str, current: list[Replica], stood_in: Mapping[str, set[str]]
+) -> bool:
+    """Is probing `dependency` left to its dependants' answers? Not while one of them runs that
+    started before it (recreated under running apps: their answers say nothing of it)."""
+    return dependency in stood_in and not any(
+        r.service in stood_in[dependency]
+        and r.state == "running"
+        and not _started_after(r, dependency, current)
+        for r in current
+    )
 
 
 def _dependencies_met(service: Service, ready: set[str], started: set[str]) -> bool:
@@ -99,7 +140,7 @@ def _to_probe(
     scouts: set[str] = set()
     for replica in current:
         service = model.services.get(replica.service)
-        if service is None or replica.service in stood_in:
+        if service is None or _left_to_dependants(replica.service, current, stood_in):
             continue
         if _worth_probing(service, ready):
             chosen.append(replica)

@@ -38,6 +38,7 @@ class _Record:
     state: str = "created"
     health: str | None = None
     polls_left: int = 0  # polls until healthy, once running
+    started_at: datetime | None = None  # its last start
     ip: str = ""
     ports: tuple[str, ...] = ()
     # put_file: path -> (data, mode, owner, the replica's state when it arrived)
@@ -146,7 +147,7 @@ class FakeEngine:
             config_hash=record.config_hash,
             state=record.state,
             health=record.health,
-            started_at=datetime.now(UTC) if running else None,
+            started_at=record.started_at if running else None,
             ports=record.ports if running else (),
             ip=record.ip if running else None,
             node=self.nodes[(record.number - 1) % len(self.nodes)].name if self.nodes else None,
@@ -201,7 +202,7 @@ class FakeEngine:
     def start(self, replica_id: str, name: str = "") -> None:
         record = self._get(replica_id)
         self.calls.append(("start", record.name))
-        record.state = "running"
+        record.state, record.started_at = "running", datetime.now(UTC)
         if record.has_healthcheck:
             record.health = "starting"
             record.polls_left = self.slow.get(record.service, 1)

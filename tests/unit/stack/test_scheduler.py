@@ -134,3 +134,27 @@ def test_a_start_early_service_with_no_replicas_leaves_its_dependency_probed(
         5,
     )
     assert ("probe", "p-slow-1") in engine.calls
+
+
+def test_a_dependency_recreated_under_running_dependants_is_probed_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `early` started (and answered) before `slow` was recreated: its answer was about the old
+    # `slow`, so the new one must answer by itself (here it never does, and is named).
+    monkeypatch.setattr(scheduler, "POLL_S", 0.001)
+    model = parse(EARLY, {}, base_dir=tmp_path)
+    engine = FakeEngine(never_healthy={"slow"})
+    engine.create("p", model.services["early"], 1, "h", "p_default", {})
+    engine.replicas("p")  # a poll: `early` is healthy
+    slow_only = tasks(engine, model)
+    with pytest.raises(Unhealthy, match="p-slow-1 did not become healthy"):
+        scheduler.start_when_ready(
+            engine,
+            "p",
+            model,
+            {"slow": 1, "early": 1},
+            lambda name: slow_only(name) if name == "slow" else [],
+            Quiet(),
+            0.3,
+        )
+    assert ("probe", "p-slow-1") in engine.calls
