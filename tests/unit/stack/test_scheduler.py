@@ -117,22 +117,29 @@ def test_a_start_early_service_answers_for_its_dependency(
     assert ("probe", "p-slow-1") not in engine.calls
 
 
+def start_slow(
+    engine: FakeEngine, model: ComposeModel, wanted: dict[str, int], timeout_s: float
+) -> None:
+    """The scheduler with only `slow` to create and start (`early` is left as it is)."""
+    slow_only = tasks(engine, model)
+    scheduler.start_when_ready(
+        engine,
+        "p",
+        model,
+        wanted,
+        lambda name: slow_only(name) if name == "slow" else [],
+        Quiet(),
+        timeout_s,
+    )
+
+
 def test_a_start_early_service_with_no_replicas_leaves_its_dependency_probed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(scheduler, "POLL_S", 0.001)
     model = parse(EARLY, {}, base_dir=tmp_path)
     engine = FakeEngine(slow={"slow": 10_000}, answers_early={"slow"})
-    slow_only = tasks(engine, model)
-    scheduler.start_when_ready(
-        engine,
-        "p",
-        model,
-        {"slow": 1, "early": 0},
-        lambda name: slow_only(name) if name == "slow" else [],
-        Quiet(),
-        5,
-    )
+    start_slow(engine, model, {"slow": 1, "early": 0}, 5)
     assert ("probe", "p-slow-1") in engine.calls
 
 
@@ -146,15 +153,6 @@ def test_a_dependency_recreated_under_running_dependants_is_probed_itself(
     engine = FakeEngine(never_healthy={"slow"})
     engine.create("p", model.services["early"], 1, "h", "p_default", {})
     engine.replicas("p")  # a poll: `early` is healthy
-    slow_only = tasks(engine, model)
     with pytest.raises(Unhealthy, match="p-slow-1 did not become healthy"):
-        scheduler.start_when_ready(
-            engine,
-            "p",
-            model,
-            {"slow": 1, "early": 1},
-            lambda name: slow_only(name) if name == "slow" else [],
-            Quiet(),
-            0.3,
-        )
+        start_slow(engine, model, {"slow": 1, "early": 1}, 0.3)
     assert ("probe", "p-slow-1") in engine.calls
