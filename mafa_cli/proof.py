@@ -22,7 +22,7 @@ from mafa_cli.errors import MafaError, NotFound, UsageError
 from mafa_cli.load.settings import default_host, new_run_id, project_ca
 from mafa_cli.report import Report, RunEvent, record_beside, recording
 from mafa_cli.report import build as build_report
-from mafa_cli.stack import operations, swarm_faults, swarm_ops
+from mafa_cli.stack import operations, swarm_faults, swarm_ops, swarm_spec
 from mafa_cli.stack.access import StackClient
 from mafa_cli.stack.scheduler import Reporter
 from mafa_cli.state import Event, ProjectState
@@ -231,10 +231,9 @@ class ChaosSettings:
                     f"--down-for {self.down_for_s:g}s is out of range",
                     hint=f"1s..{MAX_DOWN_FOR_S:.0f}s, e.g. --down-for 20s",
                 )
-        elif self.node is not None or self.node_hook is not None:
-            raise UsageError(
-                "--node and --node-hook go with --node-fault", hint="add --node-fault drain"
-            )
+        elif self.node is not None:
+            # (A hook alone is fine: it may come from MAFA_NODE_HOOK, set once for every run.)
+            raise UsageError("--node goes with --node-fault", hint="add --node-fault drain")
         if self.target not in tuple(ChaosTarget):
             raise UsageError(f"--kill {self.target!r}", hint=f"use one of {', '.join(ChaosTarget)}")
         if self.action not in tuple(ChaosAction):
@@ -305,7 +304,9 @@ def _swarm_of(settings: ChaosSettings, client: StackClient, fault: NodeFault) ->
         )
     engine = swarm_ops.engine_of(client.backend)
     swarm_faults.pick_node(engine.nodes(), settings.node, random.Random())
-    services = engine.stack_services(settings.project)
+    # The stack's own services; a load's workers (`mafa load --workers`) come and go with the
+    # load, so their count is no part of the stack's.
+    services = set(engine.stack_services(settings.project)) - {swarm_spec.LOAD_WORKER}
     return _Swarm(fault, engine, {service: saved.replicas(service) for service in services})
 
 
@@ -411,7 +412,7 @@ def _node_fault(
 
     try:
         faults.take(fault, node)
-    except MafaError:
+    except BaseException:  # Ctrl-C too: a node left cut or killed would outlive the command
         with contextlib.suppress(MafaError):  # undo what a half-done take did (part of a cut)
             faults.bring_back(fault, node)
         raise

@@ -289,7 +289,7 @@ def run(
     ]
     master = processes[0]
     interrupted = False
-    failed: MafaError | None = None
+    failed: Exception | None = None
     try:
         if elsewhere is not None:
             elsewhere.start()
@@ -304,7 +304,9 @@ def run(
         # SIGINT, as a Ctrl-C of its own: locust then writes its HTML report before it stops
         # (on SIGTERM it writes its CSV files only).
         master.send_signal(signal.SIGINT)
-    except MafaError as exc:  # the workers elsewhere did not start: no test to wait for
+    except Exception as exc:  # e.g. the workers elsewhere did not start: no test to wait for
+        # Any error, not only ours: the cleanup below (the workers' service, the announcement)
+        # must run before it goes on up.
         failed = exc
         master.kill()
     try:

@@ -51,7 +51,7 @@ class Database:
         one-off reading such as `mafa watch --once`)."""
         try:
             self._pool.open(wait=wait, timeout=self._timeout_s)
-        except PoolTimeout as exc:  # still connecting in the background: a later borrow may work
+        except PoolTimeout as exc:  # the pool closed itself: the caller drops it (access.py)
             raise DatabaseUnavailable(f"database unavailable: {exc}".strip()) from exc
 
     def reachable(self) -> bool:

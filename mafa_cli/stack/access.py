@@ -57,6 +57,7 @@ class StackClient:
         self._secrets = known
         self._forwards: dict[tuple[str, int], Forward] = {}
         self._opening = threading.RLock()  # `mafa watch` reads its sources from several threads
+        self._opening_db = threading.Lock()
         self._http: dict[str, tuple[Session, threading.Lock]] = {}
         self._db: Database | None = None
         self._sessions: SessionCounts | None = None
@@ -86,7 +87,9 @@ class StackClient:
         # its sources in threads, so the imports overlap the other sources' I/O.
         from mafa_cli.services.db import Database
 
-        with self._opening:
+        # Its own lock: the first connection is waited for here (up to 3 s when PostgreSQL is
+        # down), and the other sources' threads must not wait behind it.
+        with self._opening_db:
             if self._db is None:
                 host, port = self.endpoint(*DATABASE)
                 password = self._secrets["MAFA_POSTGRES_PASSWORD"]
@@ -95,7 +98,14 @@ class StackClient:
                     max_size=2,
                     timeout_s=3.0,
                 )
-                self._db.open(wait=True)
+                try:
+                    self._db.open(wait=True)
+                except Exception:
+                    # A pool that timed out waiting is closed for good (psycopg_pool): the next
+                    # read makes a new one rather than failing on this one for the whole command.
+                    self._db.close()
+                    self._db = None
+                    raise
         return self._db
 
     def sessions(self) -> SessionCounts:

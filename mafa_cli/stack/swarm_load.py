@@ -76,8 +76,12 @@ class SwarmWorkers:
 
 
 def load_image_name(app_image: str) -> str:
-    repository, _, tag = app_image.rpartition(":")
-    return f"{repository}-locust:{tag}" if repository else f"{app_image}-locust"
+    # A tag is after the last ':' only if that comes after the last '/' (a registry's port,
+    # as in 127.0.0.1:5000/app, is not a tag).
+    repository, colon, tag = app_image.rpartition(":")
+    if not colon or "/" in tag:
+        return f"{app_image}-locust"
+    return f"{repository}-locust:{tag}"
 
 
 def load_image(engine: SwarmEngine, model: ComposeModel, reporter: Reporter) -> str:

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from mafa_cli.errors import Conflict
-from mafa_cli.load.runner import LoadSettings, _commands, check_port_free, load_environment
+from mafa_cli.load.runner import (
+    LoadSettings,
+    _commands,
+    check_port_free,
+    load_environment,
+    run,
+)
 
 
 def settings(**changes: object) -> LoadSettings:
@@ -90,3 +96,36 @@ def test_a_taken_web_port_is_refused_before_locust_starts() -> None:
             check_port_free(port)
     assert f"port {port} on 127.0.0.1 is already in use" in caught.value.message
     check_port_free(port)  # free again once closed
+
+
+class WorkersThatFailToStart:
+    """Stands in for the Swarm's workers (stack/swarm_load.py; no Swarm in unit tests): their
+    start fails with an error that is not mafa's own (an engine's connection dropping)."""
+
+    count = 2
+    bind_host = "127.0.0.1"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.stopped = False
+
+    def start(self) -> None:
+        raise ConnectionError("the manager closed the connection")
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_workers_elsewhere_are_stopped_whatever_error_ends_the_run(tmp_path: Path) -> None:
+    """A real locust master, as a run starts it; the workers' start fails: the error goes on up
+    after the master is ended and the workers' stop has run (their service would else stay)."""
+    workers = WorkersThatFailToStart()
+    with pytest.raises(ConnectionError, match="manager closed"):
+        run(settings(workers=2, report_dir=tmp_path / "report"), lambda stats: None, None, workers)
+    assert workers.stopped

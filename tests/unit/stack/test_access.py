@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from mafa_cli.errors import NotFound
+from mafa_cli.services import db as db_module
+from mafa_cli.services.db import DatabaseUnavailable
 from mafa_cli.stack.access import StackClient
 from mafa_cli.stack.compose_model import parse
 from mafa_cli.state import ProjectState
@@ -101,3 +103,37 @@ def test_exact_queue_depths_are_read_as_the_monitor_too(
     monkeypatch.setattr(client, "endpoint", lambda service, port: ("127.0.0.1", port))
     assert client.queue_depths() == {"messages": (0, 0), "messages.dead": (0, 0)}
     assert users == ["mafa_monitor"]
+
+
+class FirstOpenTimesOut:
+    """Stands in for services.db.Database (no PostgreSQL in unit tests): the first pool made
+    times out waiting for its first connection, as psycopg_pool's does when the server is down
+    (and then closes itself for good); the next ones open."""
+
+    made: ClassVar[list[FirstOpenTimesOut]] = []
+
+    def __init__(self, conninfo: str, *, max_size: int, timeout_s: float) -> None:
+        self.closed = False
+        FirstOpenTimesOut.made.append(self)
+
+    def open(self, wait: bool = False) -> None:
+        if len(FirstOpenTimesOut.made) == 1:
+            self.closed = True
+            raise DatabaseUnavailable("database unavailable: pool initialization incomplete")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_database_pool_that_timed_out_is_replaced_at_the_next_read(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "Database", FirstOpenTimesOut)
+    FirstOpenTimesOut.made.clear()
+    with StackClient("p", engine) as client:
+        with pytest.raises(DatabaseUnavailable):
+            client.database()
+        second = client.database()
+        assert second is FirstOpenTimesOut.made[1], "a new pool, not the closed one"
+        assert not second.closed  # type: ignore[attr-defined]
+        assert client.database() is second, "kept once open"

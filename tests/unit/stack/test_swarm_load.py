@@ -35,6 +35,8 @@ def workers() -> SwarmWorkers:
 def test_the_load_image_is_named_after_the_app_image() -> None:
     assert load_image_name("mafa/app:load") == "mafa/app-locust:load"
     assert load_image_name("mafa/app") == "mafa/app-locust"
+    assert load_image_name("127.0.0.1:5000/app") == "127.0.0.1:5000/app-locust"
+    assert load_image_name("127.0.0.1:5000/mafa/app:v2") == "127.0.0.1:5000/mafa/app-locust:v2"
 
 
 def test_a_worker_runs_the_user_classes_and_reaches_the_master_where_it_listens() -> None:
