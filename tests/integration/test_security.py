@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -476,6 +477,19 @@ def _raw_exchange(stack: ComposeStack, head: bytes, parts: list[bytes], pause_s:
     """Send a request's head, then its body in `parts` with `pause_s` between them; the answer's
     first bytes (or b"" when the connection was closed without one)."""
     with socket.create_connection(("127.0.0.1", stack.port), timeout=30) as sock:
+        # The answer is read while the body is still being sent: a refusal (413) comes early and
+        # the connection is then closed on a body not read, which resets it, and a reset can
+        # discard an answer not read yet (a read after the sending lost it now and then).
+        answer: list[bytes] = []
+
+        def read() -> None:
+            try:
+                answer.append(sock.recv(200))
+            except OSError:
+                answer.append(b"")
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         sock.sendall(head)
         try:
             for part in parts:
@@ -483,10 +497,8 @@ def _raw_exchange(stack: ComposeStack, head: bytes, parts: list[bytes], pause_s:
                 sock.sendall(part)
         except OSError:
             pass  # refused before the whole body arrived: the answer is what counts
-        try:
-            return sock.recv(200)
-        except OSError:
-            return b""
+        reader.join(timeout=30)
+        return answer[0] if answer else b""
 
 
 def _chunks(body: bytes, size: int) -> list[bytes]:
