@@ -4,6 +4,7 @@ shares it between its tests (an up on the lab costs minutes on 2 cores)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mafa_cli.engine.swarm import SwarmEngine
+from mafa_cli.engine.swarm import SwarmEngine, Task
 from mafa_cli.engine_lab import SwarmLab
 from mafa_cli.stack.access import StackClient
 from tests.integration.stack import free_port, mafa
@@ -27,20 +28,17 @@ class SwarmStack:
     lab: SwarmLab
     client: StackClient  # open while the tests run: it holds the forwards
 
+    def running_tasks(self, service: str | None = None) -> list[Task]:
+        """The tasks running (and meant to), from the manager's own task listing."""
+        tasks = SwarmEngine.connect(self.lab.docker_host).tasks(self.project, service)
+        return [t for t in tasks if t.state == "running" and t.desired_state == "running"]
+
     def tasks_running(self, service: str | None = None) -> dict[str, int]:
-        """Running tasks per node, from the manager's own task listing."""
-        counts: dict[str, int] = {}
-        for task in SwarmEngine.connect(self.lab.docker_host).tasks(self.project, service):
-            if task.state == "running" and task.desired_state == "running":
-                counts[task.node] = counts.get(task.node, 0) + 1
-        return counts
+        """Running tasks per node."""
+        return dict(Counter(task.node for task in self.running_tasks(service)))
 
     def running_task_ids(self, service: str) -> set[str]:
-        return {
-            task.id
-            for task in SwarmEngine.connect(self.lab.docker_host).tasks(self.project, service)
-            if task.state == "running" and task.desired_state == "running"
-        }
+        return {task.id for task in self.running_tasks(service)}
 
     def balancer(self) -> str:
         """The balancer's URL from here: a forward through the manager's API (the lab's nodes
