@@ -6,6 +6,7 @@ and load then run on it; stdout is the JSON document alone."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,22 @@ from tests.unit.test_outputs import validate
 def json_of(*args: str, state: Path) -> Any:
     result = mafa(*args, "--json", state=state)  # exit 0: healthy, balanced, within thresholds
     return json.loads(result.stdout)
+
+
+def settled_ledger(project: str, run_id: str, state: Path, timeout_s: float = 60) -> Any:
+    """`mafa ledger --json` once the queue reads empty. chaos's verdict ends when every accepted
+    message has its effect; a redelivery of a message whose receiver was killed after its commit
+    (deduplicated, no second effect) can still be queued then, and ledger says so with exit 11
+    (pending, not conclusive) until it is acknowledged. Any other exit fails the test."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = mafa("ledger", "-p", project, "--run", run_id, "--json", state=state, check=False)
+        if result.returncode == 0:
+            return json.loads(result.stdout)
+        assert result.returncode == 11, f"ledger: {result.returncode}\n{result.stdout}"
+        assert json.loads(result.stdout)["lost"] == 0
+        assert time.monotonic() < deadline, f"still pending after {timeout_s}s\n{result.stdout}"
+        time.sleep(1)
 
 
 def test_every_command_prints_what_its_schema_says(
@@ -55,7 +72,7 @@ def test_every_command_prints_what_its_schema_says(
         assert chaos["command"] == "chaos"
         assert len(chaos["faults"]) >= 2
         assert chaos["ledger"]["lost"] == 0
-        ledger = json_of("ledger", "-p", project, "--run", chaos["run_id"], state=state)
+        ledger = settled_ledger(project, chaos["run_id"], state)
         validate("ledger", ledger)
         assert ledger["accepted"] == chaos["ledger"]["accepted"]
         snapshot = json_of("watch", "-p", project, "--once", state=state)
