@@ -139,9 +139,11 @@ def test_a_drag_zooms_every_chart_on_the_time_axis(browsed: Browsed, demo_report
     page.mouse.move(area["left"] + 0.45 * width, middle, steps=8)
     page.mouse.move(area["left"] + 0.6 * width, middle, steps=8)
     page.mouse.up()
+    # The other charts follow through one asynchronous relayout each: wait for the last of them.
     page.wait_for_function(
-        f"() => document.getElementById('chart-queue')._fullLayout.xaxis.range[0] !== "
-        f"{before['chart-queue'][0]!r}"
+        "starts => Object.keys(starts).every(id => "
+        "document.getElementById(id)._fullLayout.xaxis.range[0] !== starts[id])",
+        arg={chart: before[chart][0] for chart in charts},
     )
     after = {c: page.evaluate(X_RANGE, c) for c in charts}
     for chart in charts:
