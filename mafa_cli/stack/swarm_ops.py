@@ -86,6 +86,7 @@ def deploy(
     network = engine.ensure_overlay(project, network_name(project))
     secrets = ProjectState(project).secrets_or_create()
     files = config_files(model)
+    referenced: set[str] = set()  # the secrets and configs this deploy's services name
     for level in model.start_order():
         names = [name for name in level if not only or name in only]
         for name in names:
@@ -93,12 +94,34 @@ def deploy(
             spec = service_spec(
                 project, service, settings.replicas(name), images.get(service.image), secrets, files
             )
+            referenced |= {f.name for f in (*spec.secrets, *spec.configs)}
             engine.deploy(spec, network, service.healthcheck)
         if settings.wait and names:
             reporter.step(f"waiting for {', '.join(names)}")
             _wait_running(
                 engine, project, {n: settings.replicas(n) for n in names}, settings.timeout_s
             )
+    if not only:  # every service was deployed: what none of them names is a former version
+        remove_stale_files(engine, project, referenced, reporter)
+
+
+def remove_stale_files(
+    engine: SwarmEngine, project: str, referenced: set[str], reporter: Reporter
+) -> None:
+    """Removes the project's secrets and configs that no service names any more (a changed
+    password or file left its former version behind). One the engine still counts as in use
+    (a service outside this deploy, such as a running load's workers) stays until `mafa down`."""
+    stale = [
+        (kind, name)
+        for kind in KINDS
+        for name in engine.stack_files(kind, project)
+        if name not in referenced
+    ]
+    kept = [name for kind, name in stale if not engine.remove_when_unused(kind, name)]
+    if len(stale) > len(kept):
+        reporter.step(f"removed {len(stale) - len(kept)} former secrets and configs")
+    if kept:
+        reporter.step(f"still in use, left until `mafa down`: {', '.join(kept)}")
 
 
 def config_files(model: ComposeModel) -> dict[str, bytes]:

@@ -26,7 +26,7 @@ from mafa_cli.load.plan import messages_accepted, read_stats_csv
 from mafa_cli.stack.swarm_spec import LOAD_WORKER, NAMESPACE
 from mafa_cli.state import SECRET_NAMES, parse_env_file
 from tests.integration.stack import ARTIFACTS, ROOT, mafa, wait_for
-from tests.integration.swarm_stack import SwarmStack, swarm_stack_on
+from tests.integration.swarm_stack import STACK_FLAGS, SwarmStack, swarm_stack_on
 from tests.integration.test_watch import capture
 from tests.unit.test_outputs import validate
 
@@ -193,6 +193,33 @@ def test_passwords_are_swarm_secrets_files_are_configs_and_no_service_definition
 
     assert in_redis("cat", "/run/secrets/mafa_redis_password") == passwords["MAFA_REDIS_PASSWORD"]
     assert passwords["MAFA_REDIS_PASSWORD"] not in in_redis("cat", "/proc/1/cmdline")
+
+
+def test_an_unchanged_up_starts_no_task_and_removes_former_secrets_and_configs(
+    swarm_stack: SwarmStack,
+) -> None:
+    project = swarm_stack.project
+    engine = SwarmEngine.connect(swarm_stack.lab.docker_host)
+    current = {kind: set(engine.stack_files(kind, project)) for kind in ("secret", "config")}
+    # Former versions, as a changed password or haproxy.cfg leaves them: the project's label, a
+    # name with another content hash, no service naming them.
+    former = {"secret": f"{project}_mafa_redis_password_0000000000",
+              "config": f"{project}_haproxy.cfg_0000000000"}  # fmt: skip
+    for kind, name in former.items():
+        subprocess.run(
+            ["docker", kind, "create", "--label", f"{NAMESPACE}={project}", name, "-"],
+            input="a former version", capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    tasks_before = {task.id for task in swarm_stack.running_tasks()}
+    counts = {s: sum(swarm_stack.tasks_running(s).values()) for s in ("sender", "receiver")}
+    answer = mafa(
+        "up", "-p", project, "--swarm", "--registry", swarm_stack.lab.registry,
+        "--senders", str(counts["sender"]), "--receivers", str(counts["receiver"]),
+        "--port", str(swarm_stack.port), *STACK_FLAGS, state=swarm_stack.state,
+    )  # fmt: skip
+    assert "removed 2 former secrets and configs" in answer.stdout, answer.stdout
+    assert {kind: set(engine.stack_files(kind, project)) for kind in current} == current
+    assert {task.id for task in swarm_stack.running_tasks()} == tasks_before
 
 
 def test_load_workers_run_one_per_node_and_their_accounting_agrees_with_the_ledger(
