@@ -12,7 +12,7 @@ import io
 import posixpath
 import socket
 import tarfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import IO, Any, Self
@@ -621,16 +621,21 @@ class DockerEngine:
             stream = self._api.logs(
                 container_id, stream=True, follow=follow, tail=tail, stdout=True, stderr=True
             )
-            pending = b""
-            for chunk in stream:
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    yield line.decode("utf-8", errors="replace")
-            if pending:
-                yield pending.decode("utf-8", errors="replace")
+            yield from lines_of(stream)
         except docker.errors.NotFound:
             raise NotFound(f"container {container_id[:12]} is gone") from None
+
+
+def lines_of(chunks: Iterable[bytes]) -> Iterator[str]:
+    """The text lines of a log stream, whose chunks the engine cuts anywhere."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8", errors="replace")
+    if pending:
+        yield pending.decode("utf-8", errors="replace")
 
 
 def _create_error(name: str, exc: docker.errors.APIError) -> MafaError:

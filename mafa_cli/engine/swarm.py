@@ -7,20 +7,21 @@ becomes (services, tasks, an overlay network, secrets and configs).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import docker.errors
 import docker.types
 
-from mafa_cli.engine.local import DockerEngine, parse_time
+from mafa_cli.engine.local import DockerEngine, lines_of, parse_time
 from mafa_cli.engine.protocol import Host, Replica
 from mafa_cli.errors import MafaError
 from mafa_cli.stack.compose_model import Healthcheck
 from mafa_cli.stack.swarm_spec import NAMESPACE, ServiceSpec, SwarmFile
 
 SWARM_PORT = 2377
+TASK_DETAIL = "com.docker.swarm.task.id"
 NANOS = 1_000_000_000
 
 
@@ -313,18 +314,21 @@ class SwarmEngine(DockerEngine):
             return False
         return True
 
-    def service_logs(self, service_id: str, tail: int) -> list[str]:
-        """The service's log: every task's output, gathered by the manager from all nodes."""
+    def service_logs(
+        self, service_id: str, tail: int, follow: bool = False
+    ) -> Iterator[tuple[str, str]]:
+        """(task id, line) from the service's log: every task's output, gathered by the manager
+        from all nodes; with `follow`, on until the service is removed."""
         try:
             stream = self._api.service_logs(
-                service_id, stdout=True, stderr=True, tail=tail, follow=False
+                service_id, details=True, stdout=True, stderr=True, tail=tail, follow=follow
             )
-            pending = b"".join(stream)
+            for line in lines_of(stream):
+                yield task_of_log_line(line)
         except docker.errors.APIError as exc:
             raise MafaError(
                 f"cannot read the log of {service_id[:12]}: {exc.explanation}"
             ) from None
-        return pending.decode("utf-8", errors="replace").splitlines()
 
     def remove_service(self, service_id: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
@@ -409,3 +413,13 @@ class Task:
     container_id: str | None
     address: str | None
     since: str
+
+
+def task_of_log_line(line: str) -> tuple[str, str]:
+    """(task id, message) of a service log line read with details: the engine puts the task's
+    attributes first, as `key=value,key=value message` ("" when a line has none)."""
+    details, _, message = line.partition(" ")
+    attributes = dict(pair.partition("=")[::2] for pair in details.split(",") if "=" in pair)
+    if TASK_DETAIL not in attributes:
+        return "", line
+    return attributes[TASK_DETAIL], message

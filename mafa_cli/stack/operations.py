@@ -495,13 +495,8 @@ def logs(
     engine = engine or connect_engine()
     swarm = _on_swarm(engine, project)
     if swarm is not None:
-        if follow:
-            raise UsageError(
-                "--follow is not available for a stack on a Swarm yet",
-                hint=f"leave it out, or `docker service logs -f {project}_{service}`",
-            )
-        # The service's log, gathered by the manager from every node.
-        yield from swarm_ops.logs(swarm, project, service, tail)
+        # The service's log, gathered (and merged, when following) by the manager.
+        yield from swarm_ops.logs(swarm, project, service, tail, follow)
         return
     replicas = engine.replicas(project, service)
     if not replicas:

@@ -188,13 +188,26 @@ def status(engine: SwarmEngine, project: str) -> list[TaskRow]:
     return [TaskRow(t.service, t.slot, t.node, t.state, t.desired_state, t.error) for t in tasks]
 
 
-def logs(engine: SwarmEngine, project: str, service: str, tail: int) -> Iterator[tuple[str, str]]:
-    """(task, line) from the service's log (the manager gathers every node's tasks)."""
-    service_id = engine.stack_services(project).get(service)
+def logs(
+    engine: SwarmEngine, project: str, service: str, tail: int, follow: bool = False
+) -> Iterator[tuple[str, str]]:
+    """(task, line) from the service's log, which the manager gathers from every node's tasks;
+    a task is named as Docker names it, `<project>_<service>.<slot>`."""
+    services = engine.stack_services(project)
+    service_id = services.get(service)
     if service_id is None:
-        raise NotFound(f"no service {service!r} in project {project!r} on this Swarm")
-    for line in engine.service_logs(service_id, tail):
-        yield f"{project}_{service}", line
+        raise NotFound(
+            f"no service {service!r} in project {project!r} on this Swarm",
+            hint=f"services: {', '.join(sorted(services))}"
+            if services
+            else f"is {project!r} up? `mafa status -p {project}`",
+        )
+    slots: dict[str, int] = {}
+    for task_id, line in engine.service_logs(service_id, tail, follow):
+        if task_id and task_id not in slots:  # a task started since: list them again
+            slots = {task.id: task.slot for task in engine.tasks(project, service)}
+        slot = slots.get(task_id)
+        yield f"{project}_{service}" + ("" if slot is None else f".{slot}"), line
 
 
 def down(

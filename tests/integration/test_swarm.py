@@ -8,6 +8,7 @@ then `mafa smoke --swarm` on the same stack, which ends by removing it."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -339,6 +340,36 @@ def test_watch_lists_every_node_with_its_tasks_and_the_host_of_every_row(
     assert "hosts · 3/3 up" in screen
     # The receivers' rows, each with its host's label (the node's number here).
     assert len(re.findall(r"│[ ▶]receiver-\S+ +[123] ", screen)) >= 9
+
+
+def test_logs_name_every_task_and_follow_the_services_log(swarm_stack: SwarmStack) -> None:
+    project, state = swarm_stack.project, swarm_stack.state
+    shown = mafa("logs", "receiver", "-p", project, "--tail", "3", state=state).stdout
+    named = {line.split(" | ")[0] for line in shown.splitlines() if " | " in line}
+    running = {f"{project}_receiver.{task.slot}" for task in swarm_stack.running_tasks("receiver")}
+    assert running <= named, "each running task's lines under its own name"
+
+    # Following the broker's log while a watch connects to it: the watch's AMQP connection
+    # (named mafa-watch) shows up, from the one rabbitmq task.
+    env = {**os.environ, "MAFA_STATE_DIR": str(state), "COLUMNS": "200"}
+    command = [sys.executable, "-m", "mafa_cli", "logs", "rabbitmq", "-p", project]
+    follow = subprocess.Popen(
+        [*command, "--follow", "--tail", "0"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    followed: list[str] = []
+    threading.Thread(target=lambda: followed.extend(follow.stdout or ()), daemon=True).start()
+    try:
+
+        def watch_seen() -> bool:
+            mafa("watch", "-p", project, "--once", "--json", state=state)
+            return any("mafa-watch" in line for line in followed)
+
+        wait_for(watch_seen, 120, "the watch's connection in the followed log")
+        assert follow.poll() is None, "still following"
+    finally:
+        follow.terminate()
+        follow.wait(10)
+    assert all(line.startswith(f"{project}_rabbitmq.1 | ") for line in followed), followed
 
 
 def test_smoke_swarm_is_green_on_the_swarm(swarm_stack: SwarmStack, tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ from types import SimpleNamespace
 import pytest
 
 from mafa_cli.config import default_compose_file
-from mafa_cli.engine.swarm import Task
-from mafa_cli.errors import ConfigError
+from mafa_cli.engine.local import lines_of
+from mafa_cli.engine.swarm import Task, task_of_log_line
+from mafa_cli.errors import ConfigError, NotFound
 from mafa_cli.stack import swarm_ops
 from mafa_cli.stack.compose_model import ComposeModel, load, parse
 from mafa_cli.stack.swarm_spec import (
@@ -169,3 +170,81 @@ def test_load_workers_are_a_service_of_the_project_spread_one_per_node() -> None
     assert spec.command == ("locust", "--worker")
     assert ("MAFA_RUN_ID", "r") in spec.environment
     assert spec.hostname == "{{.Node.Hostname}}", "the master's worker report names the node"
+
+
+def test_log_lines_are_whole_whatever_the_engine_cuts() -> None:
+    assert list(lines_of([b"one\ntw", b"o\n", b"thr", b"ee"])) == ["one", "two", "three"]
+    assert list(lines_of([b"caf\xc3", b"\xa9\n"])) == ["café"]
+
+
+def test_a_service_log_line_names_its_task() -> None:
+    line = (
+        "com.docker.swarm.node.id=n1,com.docker.swarm.service.id=s1,com.docker.swarm.task.id=t1 a b"
+    )
+    assert task_of_log_line(line) == ("t1", "a b")
+    assert task_of_log_line("com.docker.swarm.task.id=t2 ") == ("t2", "")
+    assert task_of_log_line("no details here") == ("", "no details here")
+
+
+def task(task_id: str, slot: int) -> Task:
+    return Task(task_id, "receiver", slot, "node", "running", "running", "", None, None, "")
+
+
+class LoggingSwarm:
+    """A stand-in for a Swarm manager's API (the real one runs in tests/integration/test_swarm.py):
+    a service log whose second task starts after the first line was read."""
+
+    def __init__(self) -> None:
+        self.listed = 0
+
+    def stack_services(self, project: str) -> dict[str, str]:
+        return {"receiver": "s1"}
+
+    def service_logs(self, service_id: str, tail: int, follow: bool) -> list[tuple[str, str]]:
+        return [("t1", "first"), ("t1", "again"), ("t2", "new task"), ("", "no task")]
+
+    def tasks(self, project: str, service: str) -> list[Task]:
+        self.listed += 1
+        return [task("t1", 1)] if self.listed == 1 else [task("t1", 1), task("t2", 2)]
+
+
+def test_service_log_lines_carry_their_task_name_and_a_new_task_is_looked_up() -> None:
+    swarm = LoggingSwarm()
+    lines = list(swarm_ops.logs(swarm, "demo", "receiver", 10, follow=True))  # type: ignore[arg-type]
+    assert lines == [
+        ("demo_receiver.1", "first"),
+        ("demo_receiver.1", "again"),
+        ("demo_receiver.2", "new task"),
+        ("demo_receiver", "no task"),
+    ]
+    assert swarm.listed == 2, "listed once, then again for the task it did not know"
+    with pytest.raises(NotFound):
+        list(swarm_ops.logs(swarm, "demo", "sender", 10))  # type: ignore[arg-type]
+
+
+class FilesSwarm:
+    """A stand-in for a Swarm manager's secrets and configs: `in_use` cannot be removed."""
+
+    def __init__(self, in_use: set[str]) -> None:
+        self.files = {"secret": {"demo_a_1": "i1", "demo_a_0": "i2"}, "config": {"demo_c_0": "i3"}}
+        self.in_use = in_use
+
+    def stack_files(self, kind: str, project: str) -> dict[str, str]:
+        return dict(self.files[kind])
+
+    def remove_when_unused(self, kind: str, name: str) -> bool:
+        if name in self.in_use:
+            return False
+        del self.files[kind][name]
+        return True
+
+
+def test_a_full_up_removes_the_secrets_and_configs_no_service_names() -> None:
+    swarm, steps = FilesSwarm(in_use={"demo_c_0"}), list[str]()
+    reporter = SimpleNamespace(step=steps.append)
+    swarm_ops.remove_stale_files(swarm, "demo", {"demo_a_1"}, reporter)  # type: ignore[arg-type]
+    assert swarm.files == {"secret": {"demo_a_1": "i1"}, "config": {"demo_c_0": "i3"}}
+    assert steps == [
+        "removed 1 former secrets and configs",
+        "still in use, left until `mafa down`: demo_c_0",
+    ]
