@@ -24,6 +24,7 @@ import requests
 from mafa_cli.engine.swarm import SwarmEngine
 from mafa_cli.engine_lab import REGISTRY_PORT, SwarmLab, container_name, registry_container
 from mafa_cli.load.plan import messages_accepted, read_stats_csv
+from mafa_cli.stack.access import StackClient
 from mafa_cli.stack.swarm_spec import LOAD_WORKER, NAMESPACE
 from mafa_cli.state import SECRET_NAMES, parse_env_file
 from tests.integration.stack import ARTIFACTS, ROOT, mafa, wait_for
@@ -273,9 +274,13 @@ def test_load_workers_run_one_per_node_and_their_accounting_agrees_with_the_ledg
         time.sleep(2)
     assert ledger["ok"], ledger
     assert ledger["lost"] == 0
-    # The stack's count can only be higher than locust's, by the requests still in flight when
-    # the users stopped (at most one per user); never lower (a 202 seen = a row written).
-    assert seen_by_locust <= ledger["accepted"] <= seen_by_locust + 6, (seen_by_locust, ledger)
+    # The stack's count can only be higher than locust's, never lower (a 202 seen = a row
+    # written): by the requests still in flight when the users stopped (at most one per user),
+    # and by those locust counted as failed that the stack had accepted (a client timeout on a
+    # loaded machine; one run here saw 7 more than locust with 6 users).
+    failed = sum(r.failures for r in rows if r.name in ("POST /api/messages", "POST / (form)"))
+    most = seen_by_locust + failed + 6
+    assert seen_by_locust <= ledger["accepted"] <= most, (seen_by_locust, failed, ledger)
 
 
 def test_watch_lists_every_node_with_its_tasks_and_the_host_of_every_row(
@@ -372,6 +377,38 @@ def test_logs_name_every_task_and_follow_the_services_log(swarm_stack: SwarmStac
     assert all(line.startswith(f"{project}_rabbitmq.1 | ") for line in followed), followed
 
 
+def test_tls_gives_the_balancer_its_key_as_a_secret_only_haproxy_reads(
+    swarm_stack: SwarmStack,
+) -> None:
+    """`up --tls` on the running stack: the balancer's tasks are replaced (up waits for that)
+    by one that reads the certificate and key from a Swarm secret, mode 0400, owned by HAProxy's
+    user; HTTPS answers with mafa's CA through the forward, plain HTTP no longer does."""
+    project = swarm_stack.project
+    counts = {s: sum(swarm_stack.tasks_running(s).values()) for s in ("sender", "receiver")}
+    answer = mafa(
+        "up", "-p", project, "--swarm", "--registry", swarm_stack.lab.registry,
+        "--senders", str(counts["sender"]), "--receivers", str(counts["receiver"]),
+        "--port", str(swarm_stack.port), *STACK_FLAGS, "--tls", state=swarm_stack.state,
+    )  # fmt: skip
+    assert "replacing the tasks of haproxy" in answer.stdout, answer.stdout
+    assert f"https://127.0.0.1:{swarm_stack.port}/" in answer.stdout
+    (balancer,) = swarm_stack.running_tasks("haproxy")  # up returned: the new one alone runs
+    assert balancer.container_id is not None
+    listing = subprocess.run(
+        ["docker", "exec", balancer.container_id, "sh", "-c",
+         "stat -c '%a %U' /usr/local/etc/haproxy/site.pem; id -un"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split("\n")  # fmt: skip
+    assert listing[:2] == ["400 haproxy", "haproxy"], listing
+    ca = swarm_stack.state / project / "tls" / "ca.pem"
+    with StackClient(project) as client:  # a new forward, to the new task
+        url = client.balancer_url(f"https://127.0.0.1:{swarm_stack.port}")
+        sent = requests.post(f"{url}/api/messages", json={"message": "tls"}, verify=ca, timeout=10)
+        assert sent.status_code == 202, sent.text
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url.replace("https://", "http://", 1), timeout=10)
+
+
 def test_smoke_swarm_is_green_on_the_swarm(swarm_stack: SwarmStack, tmp_path: Path) -> None:
     junit = tmp_path / "smoke.xml"
     # Same project and settings: `up` inside smoke finds the stack as it is, and its messages go
@@ -400,8 +437,9 @@ def test_smoke_swarm_is_green_on_the_swarm(swarm_stack: SwarmStack, tmp_path: Pa
         "0.2",
         "--fail-rate",
         "0.2",
+        "--tls",
         state=swarm_stack.state,
-    )  # fmt: skip  (exit 0: nothing lost, nothing unexpected, no effect twice)
+    )  # fmt: skip  (exit 0: nothing lost, nothing unexpected, no effect twice, over HTTPS)
     suite = ElementTree.parse(junit).getroot()
     assert suite.find(".//failure") is None
     assert suite.find(".//error") is None
