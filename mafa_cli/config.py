@@ -26,6 +26,7 @@ BALANCER = "haproxy"  # the service people reach; the one that terminates TLS
 # Where `mafa up --tls` puts the certificate and key in the balancer's container (through the
 # engine's API, never an image or an environment variable); haproxy.cfg reads MAFA_TLS_CERT.
 BALANCER_PEM = "/usr/local/etc/haproxy/site.pem"
+BALANCER_USER = "haproxy"  # who runs HAProxy in its image: the one user who reads the key
 
 
 DEFAULTS_FILE = "mafa.toml"
@@ -218,8 +219,6 @@ class UpSettings:
             raise UsageError(
                 f"--registry {self.registry!r} is not HOST:PORT", hint="e.g. --registry reg:5000"
             )
-        if self.swarm and self.tls:
-            raise UsageError("--tls is not available with --swarm yet", hint="leave out --tls")
         if not self.compose_file.is_file():
             what = "is not a file" if self.compose_file.exists() else "not found"
             raise ConfigError(

@@ -549,6 +549,19 @@ class DockerEngine:
                 return int(fields[2]), int(fields[3])
         raise MafaError(f"the image of {replica_id[:12]} has no user {user!r}")
 
+    def image_user_ids(self, image: str, user: str) -> tuple[int, int]:
+        """A user's uid and gid in an image, read from a container made from it and never
+        started (for a file a Swarm task gets: its owner is given as numbers)."""
+        try:
+            created = self._api.create_container(image, command=["true"], entrypoint=[])
+        except docker.errors.APIError as exc:
+            raise MafaError(f"cannot read the users of {image}: {exc.explanation}") from None
+        try:
+            return self._user_ids(str(created["Id"]), user)
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                self._api.remove_container(created["Id"], force=True)
+
     def start(self, container_id: str, name: str = "") -> None:
         try:
             self._api.start(container_id)

@@ -163,9 +163,12 @@ class SwarmEngine(DockerEngine):
         found = self._api.services(filters={"label": f"{NAMESPACE}={project}"})
         return {str(s["Spec"]["Name"]).removeprefix(f"{project}_"): str(s["ID"]) for s in found}
 
-    def deploy(self, spec: ServiceSpec, network: str, healthcheck: Healthcheck | None) -> None:
+    def deploy(
+        self, spec: ServiceSpec, network: str, healthcheck: Healthcheck | None
+    ) -> str | None:
         """Creates the service, or, when it exists, sets its replica count (a live scale: the
-        rest of a running service is left as it is)."""
+        rest of a running service is left as it is). When it replaces the tasks (a new task
+        template), the service's update marker before it (see `update_state`); else None."""
         existing = self.stack_services(dict(spec.labels)[NAMESPACE]).get(spec.service)
         mode = docker.types.ServiceMode("replicated", replicas=spec.replicas)
         try:
@@ -184,7 +187,7 @@ class SwarmEngine(DockerEngine):
                     task_template=template,
                     fetch_current_spec=True,
                 )
-                return
+                return None if template is None else _update_marker(current)
             references = self._files_for(spec)
             self._api.create_service(
                 self._task_template(spec, network, healthcheck, references),
@@ -205,6 +208,7 @@ class SwarmEngine(DockerEngine):
                     or None,
                 ),
             )
+            return None  # a new service: no update to wait for
         except docker.errors.APIError as exc:
             raise MafaError(
                 f"cannot deploy {spec.name}: {exc.explanation or exc}",
@@ -219,7 +223,11 @@ class SwarmEngine(DockerEngine):
         project = dict(spec.labels)[NAMESPACE]
         secrets = [
             docker.types.SecretReference(
-                self._ensure_file("secret", project, f), f.name, filename=f.target, mode=f.mode
+                self._ensure_file("secret", project, f),
+                f.name,
+                filename=f.target,
+                uid=str(f.uid),
+                mode=f.mode,
             )
             for f in spec.secrets
         ]
@@ -330,6 +338,15 @@ class SwarmEngine(DockerEngine):
                 f"cannot read the log of {service_id[:12]}: {exc.explanation}"
             ) from None
 
+    def update_state(self, service: str) -> tuple[str, str]:
+        """(marker, state) of the service's last rolling update: the marker (when it started)
+        tells a new update from the one before; state is updating, completed, paused,
+        rollback_started, ... ("" without any update yet)."""
+        inspected = self._api.inspect_service(service)
+        return _update_marker(inspected), str(
+            (inspected.get("UpdateStatus") or {}).get("State", "")
+        )
+
     def remove_service(self, service_id: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             self._api.remove_service(service_id)
@@ -413,6 +430,10 @@ class Task:
     container_id: str | None
     address: str | None
     since: str
+
+
+def _update_marker(inspected: dict[str, Any]) -> str:
+    return str((inspected.get("UpdateStatus") or {}).get("StartedAt", ""))
 
 
 def task_of_log_line(line: str) -> tuple[str, str]:

@@ -18,7 +18,14 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from mafa_cli.config import BALANCER, BALANCER_PEM, ImageSet, UpSettings, check_replicas
+from mafa_cli.config import (
+    BALANCER,
+    BALANCER_PEM,
+    BALANCER_USER,
+    ImageSet,
+    UpSettings,
+    check_replicas,
+)
 from mafa_cli.engine.local import parse_time
 from mafa_cli.engine.protocol import Engine, Replica, connect_engine
 from mafa_cli.engine.swarm import SwarmEngine
@@ -204,7 +211,7 @@ def _apply(
                 raise MafaError("no TLS certificate was made", hint="run `mafa up --tls` again")
             # Given its key (owner-only, haproxy's) before it starts: HAProxy reads it at start,
             # and the key never sits in an image or an environment variable.
-            engine.put_file(replica, BALANCER_PEM, site[1], 0o600, owner="haproxy")
+            engine.put_file(replica, BALANCER_PEM, site[1], 0o600, owner=BALANCER_USER)
             if start:
                 engine.start(replica, f"{project}-{service.name}-{number}")
         return replica
@@ -315,6 +322,11 @@ def _up_swarm(
 ) -> UpResult:
     """The stack as services on the Swarm the engine manages (stack/swarm_ops.py)."""
     started = time.monotonic()
+    # As on one engine: a certificate of the user's that cannot be served is refused first.
+    site_pem = None
+    if settings.tls:
+        _certificate(settings, state)
+        site_pem = (state.tls_files() or (b"", b""))[1]
     model = _model(engine, settings)
     _images(engine, model, settings.build, reporter)  # built on the manager
     state.save_settings(settings.to_saved())
@@ -322,7 +334,7 @@ def _up_swarm(
     wanted = {name: settings.replicas(name) for name in model.services}
     plan = swarm_ops.plan(engine.tasks(settings.project), wanted)
     reporter.step(f"plan: {plan.summary()}")
-    swarm_ops.deploy(engine, settings, model, images, reporter)
+    swarm_ops.deploy(engine, settings, model, images, reporter, site_pem=site_pem)
     return UpResult(
         project=settings.project,
         url=f"{settings.scheme}://{settings.bind}:{settings.port}",
@@ -330,6 +342,7 @@ def _up_swarm(
         secrets_file=state.secrets_file,
         rabbitmq_ui=None,
         seconds=time.monotonic() - started,
+        tls_ca_file=state.tls_ca_file if settings.tls else None,
     )
 
 

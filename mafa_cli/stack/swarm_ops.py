@@ -10,24 +10,28 @@ balancer are pinned (compose.yaml's deploy: keys).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from mafa_cli.config import UpSettings
+from mafa_cli.config import BALANCER, BALANCER_PEM, BALANCER_USER, UpSettings
 from mafa_cli.engine.swarm import SwarmEngine, Task
 from mafa_cli.errors import ConfigError, MafaError, NotFound, Unhealthy
 from mafa_cli.stack.compose_model import ComposeModel
 from mafa_cli.stack.plan import Existing, Plan
 from mafa_cli.stack.scheduler import Reporter
-from mafa_cli.stack.swarm_spec import network_name, service_spec
+from mafa_cli.stack.swarm_spec import SwarmFile, network_name, object_name, service_spec
 from mafa_cli.state import ProjectState
 
 POLL_S = 1.0
 REMOVE_TIMEOUT_S = 90
 MANAGER_ONLY = "node.role == manager"
 KINDS = ("secret", "config")  # what a stack's tasks get as files
+# A rolling update's states that will not complete by waiting (the default failure action
+# pauses the update).
+UPDATE_STUCK = ("paused", "rollback_started", "rollback_paused", "rollback_completed")
 
 
 def engine_of(engine: object) -> SwarmEngine:
@@ -80,13 +84,19 @@ def deploy(
     images: dict[str, str],
     reporter: Reporter,
     only: tuple[str, ...] = (),
+    site_pem: bytes | None = None,
 ) -> None:
-    """Creates (or scales) the services level by level, waiting for each level's tasks."""
+    """Creates (or scales) the services level by level, waiting for each level's tasks.
+    `site_pem` (certificate and key, with --tls) goes to the balancer as a Swarm secret."""
     project = settings.project
     network = engine.ensure_overlay(project, network_name(project))
     secrets = ProjectState(project).secrets_or_create()
     files = config_files(model)
+    balancer_files: tuple[SwarmFile, ...] = ()
+    if site_pem is not None and BALANCER in model.services:
+        balancer_files = (balancer_key(engine, project, model.services[BALANCER].image, site_pem),)
     referenced: set[str] = set()  # the secrets and configs this deploy's services name
+    rolling: dict[str, str] = {}  # services whose tasks are replaced -> their update marker
     for level in model.start_order():
         names = [name for name in level if not only or name in only]
         for name in names:
@@ -94,12 +104,21 @@ def deploy(
             spec = service_spec(
                 project, service, settings.replicas(name), images.get(service.image), secrets, files
             )
+            if name == BALANCER and balancer_files:
+                spec = dataclasses.replace(spec, secrets=spec.secrets + balancer_files)
             referenced |= {f.name for f in (*spec.secrets, *spec.configs)}
-            engine.deploy(spec, network, service.healthcheck)
+            marker = engine.deploy(spec, network, service.healthcheck)
+            if marker is not None:
+                rolling[name] = marker
+                reporter.step(f"replacing the tasks of {name}: its secrets or configs changed")
         if settings.wait and names:
             reporter.step(f"waiting for {', '.join(names)}")
             _wait_running(
-                engine, project, {n: settings.replicas(n) for n in names}, settings.timeout_s
+                engine,
+                project,
+                {n: settings.replicas(n) for n in names},
+                settings.timeout_s,
+                {n: rolling[n] for n in names if n in rolling},
             )
     if not only:  # every service was deployed: what none of them names is a former version
         remove_stale_files(engine, project, referenced, reporter)
@@ -124,6 +143,14 @@ def remove_stale_files(
         reporter.step(f"still in use, left until `mafa down`: {', '.join(kept)}")
 
 
+def balancer_key(engine: SwarmEngine, project: str, image: str, site_pem: bytes) -> SwarmFile:
+    """The balancer's certificate and key as a Swarm secret where haproxy.cfg reads it
+    (MAFA_TLS_CERT), readable by HAProxy's user only, as `put_file` leaves it on one engine."""
+    uid, _ = engine.image_user_ids(image, BALANCER_USER)
+    name = object_name(project, PurePosixPath(BALANCER_PEM).name, site_pem)
+    return SwarmFile(name, BALANCER_PEM, site_pem, mode=0o400, uid=uid)
+
+
 def config_files(model: ComposeModel) -> dict[str, bytes]:
     """The content of every file a service gives its tasks as a Swarm config."""
     files: dict[str, bytes] = {}
@@ -141,9 +168,17 @@ def config_files(model: ComposeModel) -> dict[str, bytes]:
 
 
 def _wait_running(
-    engine: SwarmEngine, project: str, wanted: dict[str, int], timeout_s: float
+    engine: SwarmEngine,
+    project: str,
+    wanted: dict[str, int],
+    timeout_s: float,
+    rolling: dict[str, str] | None = None,
 ) -> None:
+    """Until every service in `wanted` has that many tasks running, and every `rolling` one
+    (name -> its update marker before the deploy) has finished replacing its tasks: until
+    then the old tasks still run and count, or the service has none at all for a moment."""
     deadline = time.monotonic() + timeout_s
+    rolling = dict(rolling or {})
     while True:
         tasks = [t for t in engine.tasks(project) if t.service in wanted]
         late = {
@@ -156,15 +191,27 @@ def _wait_running(
             )
             != count
         }
-        if not late:
+        if rolling:
+            services = engine.stack_services(project)
+            for name, before in list(rolling.items()):
+                marker, state = engine.update_state(services[name])
+                if marker != before and state == "completed":
+                    del rolling[name]
+                elif marker != before and state in UPDATE_STUCK:
+                    raise Unhealthy(
+                        f"{name}: the Swarm stopped replacing its tasks ({state})",
+                        hint=f"see `docker service ps {project}_{name} --no-trunc`",
+                    )
+        if not late and not rolling:
             return
         if time.monotonic() > deadline:
+            late_names = [*late, *(n for n in rolling if n not in late)]
             errors = sorted(
-                {f"{t.service}: {t.error}" for t in tasks if t.error and t.service in late}
+                {f"{t.service}: {t.error}" for t in tasks if t.error and t.service in late_names}
             )
             raise Unhealthy(
-                f"{', '.join(late)} did not get all their tasks running in {timeout_s:.0f}s",
-                hint=f"see `docker service ps {project}_{next(iter(late))} --no-trunc`",
+                f"{', '.join(late_names)} did not get all their tasks running in {timeout_s:.0f}s",
+                hint=f"see `docker service ps {project}_{late_names[0]} --no-trunc`",
                 details="\n".join(errors[-10:]) or None,
             )
         time.sleep(POLL_S)

@@ -48,6 +48,7 @@ class SwarmFile:
     target: str
     data: bytes = field(repr=False)
     mode: int = 0o444
+    uid: int = 0  # its owner in the task's container
 
 
 @dataclass(frozen=True)

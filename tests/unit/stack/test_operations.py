@@ -413,7 +413,6 @@ def test_a_users_pair_that_cannot_be_served_is_refused_before_anything(
     [
         ({"registry": "reg:5000"}, "--registry needs --swarm"),
         ({"swarm": True, "registry": "reg"}, "not HOST:PORT"),
-        ({"swarm": True, "tls": True}, "--tls is not available with --swarm"),
     ],
 )
 def test_swarm_settings_are_checked(changes: dict[str, object], error: str) -> None:

@@ -6,7 +6,7 @@ import pytest
 from mafa_cli.config import default_compose_file
 from mafa_cli.engine.local import lines_of
 from mafa_cli.engine.swarm import Task, task_of_log_line
-from mafa_cli.errors import ConfigError, NotFound
+from mafa_cli.errors import ConfigError, NotFound, Unhealthy
 from mafa_cli.stack import swarm_ops
 from mafa_cli.stack.compose_model import ComposeModel, load, parse
 from mafa_cli.stack.swarm_spec import (
@@ -248,3 +248,37 @@ def test_a_full_up_removes_the_secrets_and_configs_no_service_names() -> None:
         "removed 1 former secrets and configs",
         "still in use, left until `mafa down`: demo_c_0",
     ]
+
+
+class RollingSwarm:
+    """A stand-in for a Swarm manager whose haproxy is being replaced: its one task runs all
+    along (the old one first), and the update reads `states` in turn."""
+
+    def __init__(self, states: list[tuple[str, str]]) -> None:
+        self.states = states
+
+    def tasks(self, project: str) -> list[Task]:
+        return [Task("t1", "haproxy", 1, "node", "running", "running", "", None, None, "")]
+
+    def stack_services(self, project: str) -> dict[str, str]:
+        return {"haproxy": "s1"}
+
+    def update_state(self, service: str) -> tuple[str, str]:
+        return self.states.pop(0) if len(self.states) > 1 else self.states[0]
+
+
+def test_up_waits_until_the_swarm_has_replaced_the_tasks_it_rolls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(swarm_ops, "POLL_S", 0)
+    before = ("t0", "completed")  # the update before this deploy
+    swarm = RollingSwarm([before, before, ("t1", "updating"), ("t1", "completed")])
+    swarm_ops._wait_running(swarm, "demo", {"haproxy": 1}, 10, {"haproxy": "t0"})  # type: ignore[arg-type]
+    assert swarm.states == [("t1", "completed")], "read until the new update completed"
+
+    paused = RollingSwarm([("t1", "updating"), ("t1", "paused")])
+    with pytest.raises(Unhealthy, match="stopped replacing its tasks"):
+        swarm_ops._wait_running(paused, "demo", {"haproxy": 1}, 10, {"haproxy": "t0"})  # type: ignore[arg-type]
+    never = RollingSwarm([before])
+    with pytest.raises(Unhealthy, match="haproxy did not get all their tasks running"):
+        swarm_ops._wait_running(never, "demo", {"haproxy": 1}, 0.05, {"haproxy": "t0"})  # type: ignore[arg-type]
