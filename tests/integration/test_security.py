@@ -533,6 +533,15 @@ def test_framing_and_slow_bodies(
     before_rows, before_accepted = _counts(stack)
     started = time.monotonic()
     answer = _raw_exchange(stack, API_HEAD + head, parts, pause_s)
+    for _ in range(2):
+        if answer or expected != b" 413 ":
+            break
+        # A refusal comes while the client still sends; the server then closes on a body it
+        # has not read, which resets the connection, and a reset can beat the 413 to the
+        # client on a loaded machine (seen once in a full CI run: b""). Sent again, to see
+        # the answer itself; nothing may be stored either way.
+        started = time.monotonic()
+        answer = _raw_exchange(stack, API_HEAD + head, parts, pause_s)
     assert answer.startswith(b"HTTP/1.1" + expected), (name, answer)
     assert time.monotonic() - started < 20
     after_rows, after_accepted = _counts(stack)

@@ -12,6 +12,7 @@ after this one share the lab)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -19,7 +20,7 @@ import pytest
 
 from mafa_cli.engine_lab import SwarmLab
 from mafa_cli.state import ProjectState
-from tests.integration.stack import mafa
+from tests.integration.stack import ARTIFACTS, mafa
 from tests.integration.swarm_stack import SwarmStack, swarm_stack_on
 
 SENDERS, RECEIVERS = 2, 4
@@ -65,8 +66,17 @@ def test_a_worker_taken_away_and_back_loses_nothing_and_replicas_come_back(
         "chaos", "-p", chaos_stack.project, "--node-fault", fault, "--node", victim, *hook,
         "--every", "5s", "--duration", "5s", "--down-for", "25s", "--rate", "10",
         "--timeout", "180", "--json",
-        state=chaos_stack.state,
+        state=chaos_stack.state, check=False,
     )  # fmt: skip
+    if run.returncode != 0:
+        # What the Swarm did with the tasks, and what the broker still holds, for whoever reads
+        # the failure (one CI run on an overloaded host kept 2 of 4 receivers away for minutes).
+        ARTIFACTS.mkdir(exist_ok=True)
+        diagnosis = ARTIFACTS / f"swarm-chaos-{fault}.txt"
+        diagnosis.write_text(_swarm_diagnosis(chaos_stack))
+        raise AssertionError(
+            f"chaos {fault}: exit {run.returncode} (see {diagnosis})\n{run.stdout}\n{run.stderr}"
+        )
     proof = json.loads(run.stdout)
 
     # The manager saw the node away while the fault lasted.
@@ -89,6 +99,28 @@ def test_a_worker_taken_away_and_back_loses_nothing_and_replicas_come_back(
     assert [(n.state, n.availability) for n in chaos_stack.lab.node_list()] == [
         ("ready", "active")
     ] * 3
+
+
+def _swarm_diagnosis(stack: SwarmStack) -> str:
+    """`docker node ls`, `docker service ps` of the project and the broker's connections and
+    queues, from the manager (DOCKER_HOST), as text."""
+    commands = [
+        ["docker", "node", "ls"],
+        ["docker", "stack", "ps", stack.project, "--no-trunc"],
+        ["docker", "service", "ps", f"{stack.project}_receiver", "--no-trunc"],
+    ]
+    rabbit = [t for t in stack.running_tasks("rabbitmq") if t.container_id]
+    if rabbit:
+        exec_broker = ["docker", "exec", str(rabbit[0].container_id), "rabbitmqctl", "-q"]
+        commands += [
+            [*exec_broker, "list_connections", "name", "peer_host", "state", "timeout"],
+            [*exec_broker, "list_queues", "name", "messages_ready", "messages_unacknowledged"],
+        ]
+    parts = []
+    for command in commands:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        parts.append(f"$ {' '.join(command)}\n{done.stdout}{done.stderr}")
+    return "\n".join(parts)
 
 
 def test_node_faults_are_refused_on_a_swarm_without_a_hook_or_with_an_unknown_node(
