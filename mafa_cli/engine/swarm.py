@@ -16,7 +16,7 @@ import docker.types
 
 from mafa_cli.engine.local import DockerEngine, lines_of, parse_time
 from mafa_cli.engine.protocol import Host, Replica
-from mafa_cli.errors import MafaError
+from mafa_cli.errors import MafaError, NotFound
 from mafa_cli.stack.compose_model import Healthcheck
 from mafa_cli.stack.swarm_spec import NAMESPACE, ServiceSpec, SwarmFile
 
@@ -167,8 +167,8 @@ class SwarmEngine(DockerEngine):
         self, spec: ServiceSpec, network: str, healthcheck: Healthcheck | None
     ) -> str | None:
         """Creates the service, or, when it exists, sets its replica count (a live scale: the
-        rest of a running service is left as it is). When it replaces the tasks (a new task
-        template), the service's update marker before it (see `update_state`); else None."""
+        rest of a running service is left as it is). When the Swarm will be replacing tasks, the
+        marker of the service's update before (see `update_state`); else None."""
         existing = self.stack_services(dict(spec.labels)[NAMESPACE]).get(spec.service)
         mode = docker.types.ServiceMode("replicated", replicas=spec.replicas)
         try:
@@ -187,7 +187,7 @@ class SwarmEngine(DockerEngine):
                     task_template=template,
                     fetch_current_spec=True,
                 )
-                return None if template is None else _update_marker(current)
+                return _update_to_wait_for(current, template is not None, spec.replicas)
             references = self._files_for(spec)
             self._api.create_service(
                 self._task_template(spec, network, healthcheck, references),
@@ -342,10 +342,13 @@ class SwarmEngine(DockerEngine):
         """(marker, state) of the service's last rolling update: the marker (when it started)
         tells a new update from the one before; state is updating, completed, paused,
         rollback_started, ... ("" without any update yet)."""
-        inspected = self._api.inspect_service(service)
-        return _update_marker(inspected), str(
-            (inspected.get("UpdateStatus") or {}).get("State", "")
-        )
+        try:
+            inspected = self._api.inspect_service(service)
+        except docker.errors.NotFound:
+            raise NotFound(
+                f"service {service[:12]} is gone", hint="was the stack taken down meanwhile?"
+            ) from None
+        return _update_marker(inspected), _update_state(inspected)
 
     def remove_service(self, service_id: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
@@ -434,6 +437,25 @@ class Task:
 
 def _update_marker(inspected: dict[str, Any]) -> str:
     return str((inspected.get("UpdateStatus") or {}).get("StartedAt", ""))
+
+
+def _update_state(inspected: dict[str, Any]) -> str:
+    return str((inspected.get("UpdateStatus") or {}).get("State", ""))
+
+
+def _update_to_wait_for(current: dict[str, Any], new_template: bool, replicas: int) -> str | None:
+    """What `deploy` returns for a service it updated (`current`: as inspected before): the
+    marker of the update before, when a new template makes the Swarm replace running tasks;
+    "" (any update will do) while an earlier one is still replacing them (an `up` interrupted
+    and run again); None when no update will run (none of its tasks to replace, or none
+    wanted: the Swarm then starts none, and waiting for one would wait out the timeout)."""
+    if _update_state(current) == "updating":
+        return ""
+    mode = (current.get("Spec") or {}).get("Mode") or {}
+    had = int((mode.get("Replicated") or {}).get("Replicas", 0))
+    if not new_template or had == 0 or replicas == 0:
+        return None
+    return _update_marker(current)
 
 
 def task_of_log_line(line: str) -> tuple[str, str]:

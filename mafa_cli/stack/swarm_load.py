@@ -150,6 +150,14 @@ def prepare_run(
                 hint="elsewhere the workers are processes here; leave --master-host out",
             )
         return settings, None
+    if saved.tls:
+        # The workers would send to the balancer by its name inside the stack, which mafa's
+        # certificate does not carry, and would need the project's CA inside their containers.
+        raise UsageError(
+            f"--workers on a Swarm is not available for {saved.project}, which serves HTTPS",
+            hint=f"run the load from here without --workers, or bring {saved.project} up "
+            "without --tls",
+        )
     engine = swarm_ops.engine_of(connect_engine(swarm=True))  # the project's settings say so
     with StackClient(saved.project, engine) as client:  # the CLI's way in; the workers have theirs
         check_reachable(client.balancer_url(f"{saved.scheme}://127.0.0.1:{saved.port}"))

@@ -120,7 +120,9 @@ def deploy(
                 settings.timeout_s,
                 {n: rolling[n] for n in names if n in rolling},
             )
-    if not only:  # every service was deployed: what none of them names is a former version
+    # Every service was deployed and their tasks replaced (waited for): what none of them
+    # names is a former version. (Without the wait, old tasks may still use one.)
+    if not only and settings.wait:
         remove_stale_files(engine, project, referenced, reporter)
 
 
@@ -194,6 +196,11 @@ def _wait_running(
         if rolling:
             services = engine.stack_services(project)
             for name, before in list(rolling.items()):
+                if name not in services:
+                    raise NotFound(
+                        f"{project}_{name} is gone while up waited for it",
+                        hint="was the stack taken down meanwhile? `mafa status` says",
+                    )
                 marker, state = engine.update_state(services[name])
                 if marker != before and state == "completed":
                     del rolling[name]
@@ -250,9 +257,12 @@ def logs(
             else f"is {project!r} up? `mafa status -p {project}`",
         )
     slots: dict[str, int] = {}
+    unlisted: set[str] = set()  # ids the listing no longer has (tasks long gone)
     for task_id, line in engine.service_logs(service_id, tail, follow):
-        if task_id and task_id not in slots:  # a task started since: list them again
-            slots = {task.id: task.slot for task in engine.tasks(project, service)}
+        if task_id and task_id not in slots and task_id not in unlisted:
+            slots = {task.id: task.slot for task in engine.tasks(project, service)}  # a new task
+            if task_id not in slots:
+                unlisted.add(task_id)
         slot = slots.get(task_id)
         yield f"{project}_{service}" + ("" if slot is None else f".{slot}"), line
 

@@ -13,6 +13,7 @@ from mafa_cli.load.runner import LoadSettings
 from mafa_cli.stack import swarm_load
 from mafa_cli.stack.swarm_load import SwarmWorkers, load_image_name, master_address, prepare_run
 from tests.unit.load.test_runner import settings as runner_settings
+from tests.unit.stack.test_operations import settings as up_settings
 
 
 def settings(**changes: Any) -> LoadSettings:
@@ -72,3 +73,13 @@ def test_a_manager_that_advertises_the_loopback_needs_a_master_host() -> None:
     with pytest.raises(UsageError) as refused:
         master_address("127.0.0.1")
     assert "--master-host" in (refused.value.hint or "")
+
+
+def test_workers_on_a_swarm_project_that_serves_https_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    on_tls = up_settings(swarm=True, tls=True)
+    monkeypatch.setattr(swarm_load, "saved_settings", lambda project: on_tls)
+    with pytest.raises(UsageError, match="serves HTTPS") as refused:
+        prepare_run(settings(project=on_tls.project), None, reporter=None)  # type: ignore[arg-type]
+    assert "without --workers" in (refused.value.hint or "")

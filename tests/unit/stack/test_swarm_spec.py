@@ -1,11 +1,12 @@
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from mafa_cli.config import default_compose_file
 from mafa_cli.engine.local import lines_of
-from mafa_cli.engine.swarm import Task, task_of_log_line
+from mafa_cli.engine.swarm import Task, _update_to_wait_for, task_of_log_line
 from mafa_cli.errors import ConfigError, NotFound, Unhealthy
 from mafa_cli.stack import swarm_ops
 from mafa_cli.stack.compose_model import ComposeModel, load, parse
@@ -201,7 +202,14 @@ class LoggingSwarm:
         return {"receiver": "s1"}
 
     def service_logs(self, service_id: str, tail: int, follow: bool) -> list[tuple[str, str]]:
-        return [("t1", "first"), ("t1", "again"), ("t2", "new task"), ("", "no task")]
+        return [
+            ("t1", "first"),
+            ("t1", "again"),
+            ("t2", "new task"),
+            ("", "no task"),
+            ("t0", "a task long gone"),
+            ("t0", "and again"),
+        ]
 
     def tasks(self, project: str, service: str) -> list[Task]:
         self.listed += 1
@@ -216,8 +224,10 @@ def test_service_log_lines_carry_their_task_name_and_a_new_task_is_looked_up() -
         ("demo_receiver.1", "again"),
         ("demo_receiver.2", "new task"),
         ("demo_receiver", "no task"),
+        ("demo_receiver", "a task long gone"),
+        ("demo_receiver", "and again"),
     ]
-    assert swarm.listed == 2, "listed once, then again for the task it did not know"
+    assert swarm.listed == 3, "listed for the first task, the new one, and once for t0"
     with pytest.raises(NotFound):
         list(swarm_ops.logs(swarm, "demo", "sender", 10))  # type: ignore[arg-type]
 
@@ -282,3 +292,21 @@ def test_up_waits_until_the_swarm_has_replaced_the_tasks_it_rolls(
     never = RollingSwarm([before])
     with pytest.raises(Unhealthy, match="haproxy did not get all their tasks running"):
         swarm_ops._wait_running(never, "demo", {"haproxy": 1}, 0.05, {"haproxy": "t0"})  # type: ignore[arg-type]
+
+
+def inspected(replicas: int, state: str = "completed", started: str = "t0") -> dict[str, Any]:
+    return {
+        "Spec": {"Mode": {"Replicated": {"Replicas": replicas}}},
+        "UpdateStatus": {"State": state, "StartedAt": started},
+    }
+
+
+def test_up_waits_for_an_update_only_when_the_swarm_will_run_one() -> None:
+    assert _update_to_wait_for(inspected(2), True, 2) == "t0", "replaced: wait past t0's update"
+    assert _update_to_wait_for(inspected(2), False, 3) is None, "a scale replaces nothing"
+    assert _update_to_wait_for(inspected(0), True, 3) is None, "no task to replace"
+    assert _update_to_wait_for(inspected(2), True, 0) is None, "none wanted"
+    assert _update_to_wait_for(inspected(2, "updating"), False, 2) == "", "one still running"
+    assert _update_to_wait_for({"Spec": {}}, True, 1) is None
+    never_updated = {"Spec": {"Mode": {"Replicated": {"Replicas": 1}}}}
+    assert _update_to_wait_for(never_updated, True, 1) == ""
