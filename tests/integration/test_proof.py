@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from mafa_cli.status import ExitStatus
-from tests.integration.stack import ARTIFACTS, ComposeStack, chromium, free_port, mafa, mafa_stack
+from tests.integration.stack import (
+    ARTIFACTS,
+    ComposeStack,
+    chromium,
+    free_port,
+    mafa,
+    mafa_stack,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +195,20 @@ def test_chaos_loses_nothing(
         mafa("watch", "-p", chaos_stack.project, "--once", "--json", state=state).stdout
     )
     assert any(target in fault for fault in snapshot["faults"])
-    # Replicated services are back to the wanted count, infrastructure is up again.
-    status = json.loads(mafa("status", "-p", chaos_stack.project, "--json", state=state).stdout)
+    # Replicated services are back to the wanted count, infrastructure is up again, and every
+    # replica healthy within a minute (after a broker restart a receiver reconnects, then its
+    # next health check passes: once seen unhealthy 12 s after the restart).
+    answer: list[subprocess.CompletedProcess[str]] = []
+
+    def all_ok() -> bool:
+        answer[:] = [mafa("status", "-p", chaos_stack.project, "--json", state=state, check=False)]
+        return answer[0].returncode == 0
+
+    try:
+        wait_for(all_ok, 60, "every replica healthy after the faults")
+    except AssertionError as late:
+        raise AssertionError(f"{late}\n{answer[0].stdout}") from None
+    status = json.loads(answer[0].stdout)
     assert len([r for r in status if r["service"] == target]) == {"receiver": 3, "sender": 2}.get(
         target, 1
     )
