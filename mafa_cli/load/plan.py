@@ -136,8 +136,9 @@ def broken_thresholds(
     return broken
 
 
+MESSAGE_POSTS = ("POST /api/messages", "POST / (form)")  # the endpoints that submit a message
+
+
 def messages_accepted(rows: list[EndpointStats]) -> int:
     """Message submissions locust saw succeed (API and form)."""
-    return sum(
-        r.requests - r.failures for r in rows if r.name in ("POST /api/messages", "POST / (form)")
-    )
+    return sum(r.requests - r.failures for r in rows if r.name in MESSAGE_POSTS)

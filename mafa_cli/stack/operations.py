@@ -206,12 +206,10 @@ def _apply(
             project, service, number, config_hash, network, labels, start and not certified
         )
         if certified:
-            site = ProjectState(project).tls_files()
-            if site is None:
-                raise MafaError("no TLS certificate was made", hint="run `mafa up --tls` again")
             # Given its key (owner-only, haproxy's) before it starts: HAProxy reads it at start,
             # and the key never sits in an image or an environment variable.
-            engine.put_file(replica, BALANCER_PEM, site[1], 0o600, owner=BALANCER_USER)
+            site_pem = _site_pem(ProjectState(project))
+            engine.put_file(replica, BALANCER_PEM, site_pem, 0o600, owner=BALANCER_USER)
             if start:
                 engine.start(replica, f"{project}-{service.name}-{number}")
         return replica
@@ -326,7 +324,7 @@ def _up_swarm(
     site_pem = None
     if settings.tls:
         _certificate(settings, state)
-        site_pem = (state.tls_files() or (b"", b""))[1]
+        site_pem = _site_pem(state)
     model = _model(engine, settings)
     _images(engine, model, settings.build, reporter)  # built on the manager
     state.save_settings(settings.to_saved())
@@ -344,6 +342,14 @@ def _up_swarm(
         seconds=time.monotonic() - started,
         tls_ca_file=state.tls_ca_file if settings.tls else None,
     )
+
+
+def _site_pem(state: ProjectState) -> bytes:
+    """The balancer's certificate and key (one PEM), as `_certificate` kept them."""
+    kept = state.tls_files()
+    if kept is None:
+        raise MafaError("no TLS certificate was made", hint="run `mafa up --tls` again")
+    return kept[1]
 
 
 def _certificate(settings: UpSettings, state: ProjectState) -> bytes:

@@ -181,6 +181,7 @@ def _wait_running(
     then the old tasks still run and count, or the service has none at all for a moment."""
     deadline = time.monotonic() + timeout_s
     rolling = dict(rolling or {})
+    ids = engine.stack_services(project) if rolling else {}  # just deployed: all there
     while True:
         tasks = [t for t in engine.tasks(project) if t.service in wanted]
         late = {
@@ -193,22 +194,15 @@ def _wait_running(
             )
             != count
         }
-        if rolling:
-            services = engine.stack_services(project)
-            for name, before in list(rolling.items()):
-                if name not in services:
-                    raise NotFound(
-                        f"{project}_{name} is gone while up waited for it",
-                        hint="was the stack taken down meanwhile? `mafa status` says",
-                    )
-                marker, state = engine.update_state(services[name])
-                if marker != before and state == "completed":
-                    del rolling[name]
-                elif marker != before and state in UPDATE_STUCK:
-                    raise Unhealthy(
-                        f"{name}: the Swarm stopped replacing its tasks ({state})",
-                        hint=f"see `docker service ps {project}_{name} --no-trunc`",
-                    )
+        for name, before in list(rolling.items()):
+            marker, state = engine.update_state(ids[name])  # NotFound once it is taken down
+            if marker != before and state == "completed":
+                del rolling[name]
+            elif marker != before and state in UPDATE_STUCK:
+                raise Unhealthy(
+                    f"{name}: the Swarm stopped replacing its tasks ({state})",
+                    hint=f"see `docker service ps {project}_{name} --no-trunc`",
+                )
         if not late and not rolling:
             return
         if time.monotonic() > deadline:

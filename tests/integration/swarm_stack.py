@@ -4,6 +4,7 @@ shares it between its tests (an up on the lab costs minutes on 2 cores)."""
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,10 +41,26 @@ class SwarmStack:
     def running_task_ids(self, service: str) -> set[str]:
         return {task.id for task in self.running_tasks(service)}
 
+    def up_again(self, *flags: str) -> subprocess.CompletedProcess[str]:
+        """`mafa up --swarm` again with the stack's settings and the replicas running now, plus
+        `flags`: a user's second `up`."""
+        senders, receivers = (sum(self.tasks_running(s).values()) for s in ("sender", "receiver"))
+        return _up(self.lab, self.state, self.project, self.port, senders, receivers, *flags)
+
     def balancer(self) -> str:
         """The balancer's URL from here: a forward through the manager's API (the lab's nodes
         publish nothing on this host)."""
         return self.client.balancer_url(f"http://127.0.0.1:{self.port}")
+
+
+def _up(
+    lab: SwarmLab, state: Path, project: str, port: int, senders: int, receivers: int, *flags: str
+) -> subprocess.CompletedProcess[str]:
+    return mafa(
+        "up", "-p", project, "--swarm", "--registry", lab.registry,
+        "--senders", str(senders), "--receivers", str(receivers), "--port", str(port),
+        "--timeout", "600", *STACK_FLAGS, *flags, state=state,
+    )  # fmt: skip
 
 
 @contextmanager
@@ -57,11 +74,7 @@ def swarm_stack_on(
         env.setenv("DOCKER_HOST", lab.docker_host)
         env.setenv("MAFA_STATE_DIR", str(state))
         try:
-            mafa(
-                "up", "-p", project, "--swarm", "--registry", lab.registry,
-                "--senders", str(senders), "--receivers", str(receivers), "--port", str(port),
-                "--timeout", "600", *STACK_FLAGS, state=state,
-            )  # fmt: skip
+            _up(lab, state, project, port, senders, receivers)
             with StackClient(project) as client:
                 yield SwarmStack(project, port, state, lab, client)
         finally:

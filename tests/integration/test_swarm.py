@@ -23,12 +23,12 @@ import requests
 
 from mafa_cli.engine.swarm import SwarmEngine
 from mafa_cli.engine_lab import REGISTRY_PORT, SwarmLab, container_name, registry_container
-from mafa_cli.load.plan import messages_accepted, read_stats_csv
+from mafa_cli.load.plan import MESSAGE_POSTS, messages_accepted, read_stats_csv
 from mafa_cli.stack.access import StackClient
 from mafa_cli.stack.swarm_spec import LOAD_WORKER, NAMESPACE
 from mafa_cli.state import SECRET_NAMES, parse_env_file
 from tests.integration.stack import ARTIFACTS, ROOT, mafa, wait_for
-from tests.integration.swarm_stack import STACK_FLAGS, SwarmStack, swarm_stack_on
+from tests.integration.swarm_stack import SwarmStack, swarm_stack_on
 from tests.integration.test_watch import capture
 from tests.unit.test_outputs import validate
 
@@ -213,12 +213,7 @@ def test_an_unchanged_up_starts_no_task_and_removes_former_secrets_and_configs(
             input="a former version", capture_output=True, text=True, check=True,
         )  # fmt: skip
     tasks_before = {task.id for task in swarm_stack.running_tasks()}
-    counts = {s: sum(swarm_stack.tasks_running(s).values()) for s in ("sender", "receiver")}
-    answer = mafa(
-        "up", "-p", project, "--swarm", "--registry", swarm_stack.lab.registry,
-        "--senders", str(counts["sender"]), "--receivers", str(counts["receiver"]),
-        "--port", str(swarm_stack.port), *STACK_FLAGS, state=swarm_stack.state,
-    )  # fmt: skip
+    answer = swarm_stack.up_again()
     assert "removed 2 former secrets and configs" in answer.stdout, answer.stdout
     assert {kind: set(engine.stack_files(kind, project)) for kind in current} == current
     assert {task.id for task in swarm_stack.running_tasks()} == tasks_before
@@ -278,7 +273,7 @@ def test_load_workers_run_one_per_node_and_their_accounting_agrees_with_the_ledg
     # written): by the requests still in flight when the users stopped (at most one per user),
     # and by those locust counted as failed that the stack had accepted (a client timeout on a
     # loaded machine; one run here saw 7 more than locust with 6 users).
-    failed = sum(r.failures for r in rows if r.name in ("POST /api/messages", "POST / (form)"))
+    failed = sum(r.failures for r in rows if r.name in MESSAGE_POSTS)
     most = seen_by_locust + failed + 6
     assert seen_by_locust <= ledger["accepted"] <= most, (seen_by_locust, failed, ledger)
 
@@ -384,12 +379,7 @@ def test_tls_gives_the_balancer_its_key_as_a_secret_only_haproxy_reads(
     by one that reads the certificate and key from a Swarm secret, mode 0400, owned by HAProxy's
     user; HTTPS answers with mafa's CA through the forward, plain HTTP no longer does."""
     project = swarm_stack.project
-    counts = {s: sum(swarm_stack.tasks_running(s).values()) for s in ("sender", "receiver")}
-    answer = mafa(
-        "up", "-p", project, "--swarm", "--registry", swarm_stack.lab.registry,
-        "--senders", str(counts["sender"]), "--receivers", str(counts["receiver"]),
-        "--port", str(swarm_stack.port), *STACK_FLAGS, "--tls", state=swarm_stack.state,
-    )  # fmt: skip
+    answer = swarm_stack.up_again("--tls")
     assert "replacing the tasks of haproxy" in answer.stdout, answer.stdout
     assert f"https://127.0.0.1:{swarm_stack.port}/" in answer.stdout
     (balancer,) = swarm_stack.running_tasks("haproxy")  # up returned: the new one alone runs
